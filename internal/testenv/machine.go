@@ -1,0 +1,420 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// HostOptions configures BootHost. The zero value is usable.
+type HostOptions struct {
+	// Name is the machine (and container hostname) name; default "myapp-e2e-<random>".
+	Name string
+	// SSHPort is the port sshd listens on at 127.0.0.1; default 2222 when
+	// free, else any free port.
+	SSHPort int
+	// Hosts are names the container resolves to 127.0.0.1 through its
+	// /etc/hosts, standing in for the public DNS records of a real host.
+	Hosts []string
+	// BootTimeout bounds the wait for systemd and sshd; default 2 minutes.
+	BootTimeout time.Duration
+	// SkipPortCheck skips the check that :80 and :443 are free.
+	SkipPortCheck bool
+}
+
+// Machine is a booted throwaway host. Its sshd answers on Addr for User with
+// the key in IdentityFile; KnownHostsFile holds its host key.
+type Machine struct {
+	Name           string
+	Addr           string // "127.0.0.1:PORT"
+	Port           int
+	User           string // "root"
+	IdentityFile   string // private key, OpenSSH format, mode 0600
+	KnownHostsFile string // "[127.0.0.1]:PORT ssh-ed25519 AAAA..."
+	HostKey        string // the host's "ssh-ed25519 AAAA..." line
+	Root           string // the container's root directory on this machine
+	ConsoleLog     string // systemd-nspawn's output (the container console)
+
+	dir      string
+	cmd      *exec.Cmd
+	done     chan struct{} // closed when systemd-nspawn exits
+	waitErr  error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// BootHost extracts a fresh copy of the pristine rootfs, authorizes a new
+// client key for root, and boots it with systemd-nspawn, returning once
+// systemd reports running (or degraded) and sshd answers. Call Stop.
+func BootHost(ctx context.Context, opts HostOptions) (m *Machine, err error) {
+	if err := Prereqs(); err != nil {
+		return nil, err
+	}
+	if !opts.SkipPortCheck {
+		if err := CheckPortsFree(80, 443); err != nil {
+			return nil, err
+		}
+	}
+	tarball, err := Rootfs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Name == "" {
+		opts.Name = "myapp-e2e-" + randHex(4)
+	}
+	if opts.BootTimeout == 0 {
+		opts.BootTimeout = 2 * time.Minute
+	}
+	if opts.SSHPort == 0 {
+		opts.SSHPort = 2222
+		if CheckPortsFree(2222) != nil {
+			if opts.SSHPort, err = freePort(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := CheckPortsFree(opts.SSHPort); err != nil {
+		return nil, err
+	}
+
+	dir, err := os.MkdirTemp("", "myapp-host-")
+	if err != nil {
+		return nil, err
+	}
+	m = &Machine{
+		Name:           opts.Name,
+		Port:           opts.SSHPort,
+		Addr:           "127.0.0.1:" + strconv.Itoa(opts.SSHPort),
+		User:           "root",
+		IdentityFile:   filepath.Join(dir, "id_ed25519"),
+		KnownHostsFile: filepath.Join(dir, "known_hosts"),
+		Root:           filepath.Join(dir, "root"),
+		ConsoleLog:     filepath.Join(dir, "console.log"),
+		dir:            dir,
+		done:           make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			_ = m.Stop()
+			m = nil
+		}
+	}()
+
+	if err := os.Mkdir(m.Root, 0o755); err != nil {
+		return m, err
+	}
+	out, err := exec.CommandContext(ctx, "tar", "-C", m.Root, "--numeric-owner", "--xattrs", "--xattrs-include=*",
+		"-xpf", tarball).CombinedOutput()
+	if err != nil {
+		return m, fmt.Errorf("extract rootfs: %w: %s", err, out)
+	}
+	if err := m.prepare(opts); err != nil {
+		return m, fmt.Errorf("prepare rootfs: %w", err)
+	}
+	if err := m.start(); err != nil {
+		return m, err
+	}
+	if err := m.waitReady(ctx, opts.BootTimeout); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// prepare writes the client key, root's authorized_keys, the sshd drop-in,
+// /etc/hosts entries and the known_hosts file.
+func (m *Machine) prepare(opts HostOptions) error {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "myapp-e2e")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(m.IdentityFile, pem.EncodeToMemory(block), 0o600); err != nil {
+		return err
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return err
+	}
+	authorized := ssh.MarshalAuthorizedKey(sshPub)
+	if err := os.WriteFile(m.IdentityFile+".pub", authorized, 0o644); err != nil {
+		return err
+	}
+	sshDir := filepath.Join(m.Root, "root/.ssh")
+	if err := os.MkdirAll(sshDir, 0o700); err != nil {
+		return err
+	}
+	if err := os.Chmod(sshDir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(sshDir, "authorized_keys"), authorized, 0o600); err != nil {
+		return err
+	}
+
+	// Only loopback: the container shares this machine's network.
+	dropIn := fmt.Sprintf("# written by myapp testenv\nPort %d\nListenAddress 127.0.0.1\nPasswordAuthentication no\nPermitRootLogin prohibit-password\nUseDNS no\n", m.Port)
+	if err := os.WriteFile(filepath.Join(m.Root, "etc/ssh/sshd_config.d/10-testenv.conf"), []byte(dropIn), 0o644); err != nil {
+		return err
+	}
+	if err := ensureHostKeys(context.Background(), m.Root); err != nil {
+		return err
+	}
+	hostPub, err := os.ReadFile(filepath.Join(m.Root, "etc/ssh/ssh_host_ed25519_key.pub"))
+	if err != nil {
+		return err
+	}
+	f := strings.Fields(string(hostPub))
+	if len(f) < 2 {
+		return fmt.Errorf("bad host key %q", hostPub)
+	}
+	m.HostKey = f[0] + " " + f[1]
+	known := fmt.Sprintf("[127.0.0.1]:%d %s\n", m.Port, m.HostKey)
+	if err := os.WriteFile(m.KnownHostsFile, []byte(known), 0o644); err != nil {
+		return err
+	}
+
+	if err := os.WriteFile(filepath.Join(m.Root, "etc/hostname"), []byte(m.Name+"\n"), 0o644); err != nil {
+		return err
+	}
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + m.Name + "\n"
+	if len(opts.Hosts) > 0 {
+		hosts += "127.0.0.1\t" + strings.Join(opts.Hosts, " ") + "\n"
+	}
+	return os.WriteFile(filepath.Join(m.Root, "etc/hosts"), []byte(hosts), 0o644)
+}
+
+func (m *Machine) start() error {
+	logf, err := os.Create(m.ConsoleLog)
+	if err != nil {
+		return err
+	}
+	// --register=no --keep-unit: there is no systemd/dbus on this machine.
+	m.cmd = exec.Command("systemd-nspawn", "-D", m.Root, "-b",
+		"--register=no", "--keep-unit", "--machine="+m.Name,
+		"--console=read-only", "--link-journal=no")
+	m.cmd.Stdout, m.cmd.Stderr = logf, logf
+	m.cmd.Stdin = nil
+	// Own process group, and an orderly container shutdown (nspawn's SIGTERM
+	// handling) if the test binary dies without calling Stop.
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := m.cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start systemd-nspawn: %w", err)
+	}
+	go func() {
+		m.waitErr = m.cmd.Wait()
+		logf.Close()
+		close(m.done)
+	}()
+	return nil
+}
+
+// waitReady waits for sshd to accept connections and for systemd to finish
+// booting.
+func (m *Machine) waitReady(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last string
+	for {
+		select {
+		case <-m.done:
+			return fmt.Errorf("systemd-nspawn exited during boot (%v); console:\n%s", m.waitErr, tail(m.ConsoleLog, 3000))
+		case <-ctx.Done():
+			return fmt.Errorf("boot %s: not ready after %s (last: %s); console:\n%s", m.Name, timeout, last, tail(m.ConsoleLog, 3000))
+		default:
+		}
+		if err := waitTCP(ctx, m.Addr, time.Second); err != nil {
+			last = "sshd not answering on " + m.Addr
+			continue
+		}
+		rctx, rcancel := context.WithTimeout(ctx, 15*time.Second)
+		out, err := m.Run(rctx, "systemctl", "is-system-running")
+		rcancel()
+		state := strings.TrimSpace(out)
+		switch state {
+		case "running", "degraded":
+			return nil
+		}
+		last = fmt.Sprintf("is-system-running: %q %v", state, err)
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// sshArgs are the OpenSSH client options that reach this machine and only
+// this machine, with strict host key checking.
+func (m *Machine) sshArgs() []string {
+	return []string{"-F", "/dev/null", "-p", strconv.Itoa(m.Port), "-i", m.IdentityFile,
+		"-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+		"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + m.KnownHostsFile,
+		"-o", "GlobalKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10",
+		"-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-o", "LogLevel=ERROR",
+		m.User + "@127.0.0.1"}
+}
+
+// Run runs argv as root inside the machine (over SSH) and returns its
+// combined stdout and stderr. A non-zero exit is an error that includes the
+// output; the output is returned too.
+func (m *Machine) Run(ctx context.Context, argv ...string) (string, error) {
+	return m.RunInput(ctx, nil, argv...)
+}
+
+// RunInput is Run with stdin.
+func (m *Machine) RunInput(ctx context.Context, stdin io.Reader, argv ...string) (string, error) {
+	if len(argv) == 0 {
+		return "", errors.New("run: empty argv")
+	}
+	quoted := make([]string, len(argv))
+	for i, a := range argv {
+		quoted[i] = ShellQuote(a)
+	}
+	args := append(m.sshArgs(), "--", strings.Join(quoted, " "))
+	cmd := exec.CommandContext(ctx, "ssh", args...)
+	cmd.Stdin = stdin
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	if err != nil {
+		return buf.String(), fmt.Errorf("run %s on %s: %w: %s", strings.Join(argv, " "), m.Name, err, strings.TrimSpace(buf.String()))
+	}
+	return buf.String(), nil
+}
+
+// Path is the path on this machine of the container's absolute path p.
+func (m *Machine) Path(p string) string {
+	return filepath.Join(m.Root, filepath.FromSlash(p))
+}
+
+// Diagnose collects what helps explain a failure: failed units, the journal
+// of the given units, nginx's error log and the console tail. Best effort.
+func (m *Machine) Diagnose(ctx context.Context, units ...string) string {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var b strings.Builder
+	out, _ := m.Run(ctx, "systemctl", "--failed", "--no-pager")
+	fmt.Fprintf(&b, "== systemctl --failed\n%s\n", out)
+	args := []string{"journalctl", "--no-pager", "-n", "200"}
+	for _, u := range units {
+		args = append(args, "-u", u)
+	}
+	out, _ = m.Run(ctx, args...)
+	fmt.Fprintf(&b, "== %s\n%s\n", strings.Join(args, " "), out)
+	if data, err := os.ReadFile(m.Path("/var/log/nginx/error.log")); err == nil {
+		fmt.Fprintf(&b, "== /var/log/nginx/error.log\n%s\n", lastBytes(data, 4000))
+	}
+	fmt.Fprintf(&b, "== console\n%s\n", tail(m.ConsoleLog, 2000))
+	return b.String()
+}
+
+// Stop shuts the container down (SIGTERM to systemd-nspawn, which powers the
+// container off), kills its process tree if that takes longer than 30 s, and
+// removes its directory. It is safe to call more than once.
+func (m *Machine) Stop() error {
+	m.stopOnce.Do(func() { m.stopErr = m.stop() })
+	return m.stopErr
+}
+
+func (m *Machine) stop() error {
+	if m.cmd != nil && m.cmd.Process != nil {
+		pid := m.cmd.Process.Pid
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		select {
+		case <-m.done:
+		case <-time.After(30 * time.Second):
+			// Killing the container's init ends its whole PID namespace.
+			for _, p := range descendants(pid) {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			select {
+			case <-m.done:
+			case <-time.After(15 * time.Second):
+				return fmt.Errorf("stop %s: systemd-nspawn (pid %d) did not exit; %s left in place", m.Name, pid, m.dir)
+			}
+		}
+	}
+	if err := os.RemoveAll(m.dir); err != nil {
+		return fmt.Errorf("stop %s: remove %s: %w", m.Name, m.dir, err)
+	}
+	return nil
+}
+
+// descendants lists every process below pid, from /proc.
+func descendants(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	parent := map[int]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may contain spaces and parens.
+		s := string(data)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 2 {
+			continue
+		}
+		if pp, err := strconv.Atoi(f[1]); err == nil {
+			parent[p] = pp
+		}
+	}
+	var out []int
+	for p := range parent {
+		for q := parent[p]; q > 1; q = parent[q] {
+			if q == pid {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// ShellQuote quotes s for a POSIX shell.
+func ShellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@+%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%x", b)
+}
+
+func lastBytes(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}

@@ -1,0 +1,134 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEnvironment proves the peers themselves: a booted host answers SSH with
+// its known host key and runs systemd, Pebble serves its directory and roots,
+// and its DNS says 127.0.0.1 for any name.
+func TestEnvironment(t *testing.T) {
+	Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	unlock, err := Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+
+	m, err := BootHost(ctx, HostOptions{Hosts: []string{"shop.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := m.Stop(); err != nil {
+			t.Error(err)
+		}
+		if _, err := os.Stat(m.Root); !os.IsNotExist(err) {
+			t.Errorf("rootfs %s still exists after Stop", m.Root)
+		}
+	}()
+
+	t.Run("host", func(t *testing.T) {
+		out, err := m.Run(ctx, "systemctl", "is-system-running")
+		state := strings.TrimSpace(out)
+		if state != "running" && state != "degraded" {
+			t.Fatalf("is-system-running = %q (%v)\n%s", state, err, m.Diagnose(ctx))
+		}
+		out, err = m.Run(ctx, "sh", "-c", "id -u; test -x /usr/sbin/nginx && echo nginx || echo no-nginx; getent hosts shop.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Fields(out); len(got) < 3 || got[0] != "0" || got[1] != "no-nginx" || got[2] != "127.0.0.1" {
+			t.Errorf("id/nginx/hosts = %q", out)
+		}
+		// Files written inside are visible in Root and vice versa.
+		if _, err := m.Run(ctx, "sh", "-c", "printf 'x y' > /root/probe"); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := os.ReadFile(m.Path("/root/probe")); err != nil || string(b) != "x y" {
+			t.Errorf("probe file = %q, %v", b, err)
+		}
+		known, _ := os.ReadFile(m.KnownHostsFile)
+		if !strings.HasPrefix(string(known), "[127.0.0.1]:") || !strings.Contains(string(known), "ssh-ed25519 ") {
+			t.Errorf("known_hosts = %q", known)
+		}
+		st, err := os.Stat(m.IdentityFile)
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("identity file mode: %v %v", st.Mode(), err)
+		}
+	})
+
+	t.Run("snapshot", func(t *testing.T) {
+		before, err := TakeSnapshot(m.Root, "/etc/ssh", "/etc/myapp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if before["/etc/myapp"] != "absent" || before["/etc/ssh/sshd_config.d/10-testenv.conf"] == "" {
+			t.Fatalf("unexpected snapshot: %v", before)
+		}
+		if _, err := m.Run(ctx, "sh", "-c", "chmod 600 /etc/ssh/sshd_config.d/10-testenv.conf && mkdir /etc/myapp"); err != nil {
+			t.Fatal(err)
+		}
+		after, err := TakeSnapshot(m.Root, "/etc/ssh", "/etc/myapp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := before.Diff(after); len(d) != 2 { // mode change, absent → dir
+			t.Errorf("diff = %q", d)
+		}
+	})
+
+	p, err := StartPebble(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+
+	t.Run("pebble", func(t *testing.T) {
+		addrs, err := p.Resolver().LookupHost(ctx, "www.shop.test")
+		if err != nil || len(addrs) != 1 || addrs[0] != "127.0.0.1" {
+			t.Errorf("lookup www.shop.test = %v, %v", addrs, err)
+		}
+		if _, err := p.RootPool(ctx); err != nil {
+			t.Error(err)
+		}
+		if inter, err := p.Intermediates(ctx); err != nil || !strings.Contains(string(inter), "BEGIN CERTIFICATE") {
+			t.Errorf("intermediates: %v", err)
+		}
+		// The container reaches Pebble's API over the shared loopback.
+		if out, err := m.Run(ctx, "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/14000 && echo open"); err != nil || strings.TrimSpace(out) != "open" {
+			t.Errorf("container cannot reach pebble: %q %v", out, err)
+		}
+	})
+
+	t.Run("stub", func(t *testing.T) {
+		s, err := StubBackend(ctx, "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		req, _ := http.NewRequestWithContext(ctx, "POST", s.URL+"/ping?a=1", strings.NewReader("hi"))
+		req.Header.Set("X-Forwarded-Proto", "https")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e Echo
+		if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Method != "POST" || e.Path != "/ping" || e.RawQuery != "a=1" || e.Body != "hi" ||
+			len(e.Headers["X-Forwarded-Proto"]) != 1 || e.Headers["X-Forwarded-Proto"][0] != "https" {
+			t.Errorf("echo = %+v", e)
+		}
+	})
+}
