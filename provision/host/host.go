@@ -10,6 +10,8 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"strconv"
+	"strings"
 )
 
 // Cmd is a command to run on a host, as data: an argv (never a shell string),
@@ -18,8 +20,13 @@ import (
 type Cmd struct {
 	Argv  []string
 	Stdin io.Reader
-	Env   []string // extra KEY=VALUE pairs
+	// Env holds extra KEY=VALUE pairs. They are passed with env(1), so they
+	// survive sudo's environment reset and need no AcceptEnv on the server,
+	// but they are visible in the host's process list while the command
+	// runs: hand secrets over on Stdin instead.
+	Env []string
 	// Secret marks a command whose arguments must not be printed in full.
+	// Errors from Run only ever name Argv[0].
 	Secret bool
 }
 
@@ -27,14 +34,16 @@ type Cmd struct {
 type FileSpec struct {
 	Path  string
 	Data  []byte
-	Mode  fs.FileMode // permission bits, e.g. 0600
-	Owner string      // "user:group"; empty means root:root
+	Mode  fs.FileMode // permission bits, e.g. 0600; zero means 0644
+	Owner string      // "user:group" ("user" alone: the user's login group); empty means root:root
 }
 
 // FileInfo is the part of a file's metadata that plans compare.
 type FileInfo struct {
-	Mode    fs.FileMode // permission bits plus fs.ModeDir / fs.ModeSymlink
-	Owner   string      // "user:group"
+	// Mode holds the permission bits, setuid/setgid/sticky, and the type
+	// bits (fs.ModeDir, fs.ModeSymlink, ...); a regular file has none.
+	Mode    fs.FileMode
+	Owner   string // "user:group", numeric ids when the names are unknown
 	Size    int64
 	Symlink string // link target when Mode&fs.ModeSymlink != 0
 }
@@ -42,16 +51,22 @@ type FileInfo struct {
 // ExitError is returned by Run when the command ran and exited non-zero.
 type ExitError struct {
 	Argv   []string
-	Code   int
+	Code   int // -1 when the command was killed by a signal
 	Stderr string
 }
 
 func (e *ExitError) Error() string {
+	// The tail of stderr is where tools put the reason they failed; the
+	// head is usually progress output.
 	msg := e.Stderr
 	if len(msg) > 2000 {
 		msg = msg[len(msg)-2000:]
 	}
-	return "exit status " + itoa(e.Code) + ": " + trimNL(msg)
+	msg = strings.TrimRight(msg, "\r\n")
+	if msg == "" {
+		return "exit status " + strconv.Itoa(e.Code)
+	}
+	return "exit status " + strconv.Itoa(e.Code) + ": " + msg
 }
 
 // ErrNotExist is matched (errors.Is) by errors for missing files.
@@ -62,13 +77,15 @@ var ErrNotExist = fs.ErrNotExist
 // Implementations are safe for concurrent use by multiple goroutines: steps
 // for one host run in order, but the ACME client may write challenge files
 // while another goroutine waits on a command. Every method honours ctx.
-// Errors name the host; paths are absolute.
+// Errors name the host ("web1: run apt-get: exit status 100: ..."); paths
+// are absolute.
 type Host interface {
 	// Name is a short label for messages, e.g. "web1" or "local".
 	Name() string
 
 	// Run runs argv (as root: via sudo when the login user is not root) and
-	// returns its stdout. A non-zero exit is an *ExitError.
+	// returns its stdout. A non-zero exit is an *ExitError (errors.As works
+	// through the wrapping that names the host).
 	Run(ctx context.Context, c Cmd) (stdout []byte, err error)
 
 	// ReadFile returns a file's content; a missing file is fs.ErrNotExist.
@@ -86,11 +103,13 @@ type Host interface {
 	// Remove deletes a file or an empty directory; a missing path is not an error.
 	Remove(ctx context.Context, path string) error
 
-	// MkdirAll creates a directory and its parents with mode and owner
-	// applied to the last element (also when it already exists).
+	// MkdirAll creates a directory and its parents with mode (zero means
+	// 0755) and owner applied to the last element (also when it already
+	// exists); parents it creates get 0755 and root.
 	MkdirAll(ctx context.Context, path string, mode fs.FileMode, owner string) error
 
-	// Symlink atomically points link at target (replacing an existing link).
+	// Symlink atomically points link at target (replacing an existing link,
+	// never following it into a directory), creating link's parents.
 	Symlink(ctx context.Context, target, link string) error
 
 	// Dial opens a TCP connection from the host's point of view, e.g. to
@@ -103,32 +122,3 @@ type Host interface {
 
 // IsNotExist reports whether err means a missing file.
 func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
-}
-
-func trimNL(s string) string {
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
