@@ -202,3 +202,11 @@ func (c *Config) LookupHost(name string) (Host, bool) {
 	}
 	return Host{}, false
 }
+
+// CARootsPath is acme.ca_roots resolved against the config's directory.
+func (c *Config) CARootsPath() string {
+	if c.ACME.CARoots == "" || filepath.IsAbs(c.ACME.CARoots) {
+		return c.ACME.CARoots
+	}
+	return filepath.Join(c.Dir, c.ACME.CARoots)
+}

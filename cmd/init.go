@@ -1,0 +1,94 @@
+package cmd
+
+import (
+	"context"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/myapp/myapp/provision"
+)
+
+// InitOptions are `myapp init`'s flags.
+type InitOptions struct {
+	HostSelection
+	DryRun bool
+}
+
+func newInitCmd(g *Globals) *cobra.Command {
+	opts := &InitOptions{}
+	c := &cobra.Command{
+		Use:   "init [--local | --host H]... [--dry-run]",
+		Short: "Provision hosts: nginx, site, certificate, .env, auth server and renewal timer",
+		Long: `Provision each host from myapp.toml: install nginx when missing, render the
+site, obtain a certificate (ACME HTTP-01), write the .env secrets, install the
+auth server and the renewal timer as systemd units, and verify it all.
+Safe to run again: a provisioned host reports every step unchanged.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runInit(c.Context(), g, opts) },
+	}
+	c.Flags().BoolVar(&opts.Local, "local", false, "act on this machine")
+	c.Flags().StringArrayVar(&opts.Hosts, "host", nil, "a [[hosts]] name or user@address[:port] (repeatable; default: all [[hosts]])")
+	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "change nothing; print every file diff (secrets redacted) and command")
+	return c
+}
+
+// initReport is init's --output json document.
+type initReport struct {
+	Command string                `json:"command"`
+	DryRun  bool                  `json:"dry_run"`
+	Hosts   []provision.HostResult `json:"hosts"`
+}
+
+func runInit(ctx context.Context, g *Globals, opts *InitOptions) error {
+	cfg, err := g.LoadConfig()
+	if err != nil {
+		return err
+	}
+	refs, err := resolveHosts(cfg, opts.HostSelection)
+	if err != nil {
+		return err
+	}
+	rep := newReporter(g)
+	rep.dryRun = opts.DryRun
+	if g.json() {
+		rep.g = &Globals{Stderr: g.Stderr, Stdout: io.Discard, Output: "json"}
+	}
+	results := forEachHost(ctx, refs, func(ctx context.Context, ref hostRef) provision.HostResult {
+		fail := func(step string, err error) provision.HostResult {
+			r := provision.HostResult{Host: ref.name, Err: err, Error: err.Error(),
+				Steps: []provision.StepResult{{Step: step, Status: provision.Failed, Detail: err.Error()}}, Summary: provision.Summary{Failed: 1}}
+			rep.Step(ref.name, r.Steps[0])
+			return r
+		}
+		h, err := ref.connect(ctx)
+		if err != nil {
+			return fail("connect", err)
+		}
+		defer h.Close()
+		t, err := newTarget(g, cfg, h, opts.DryRun)
+		if err != nil {
+			return fail("prepare", err)
+		}
+		if err := t.GatherFacts(ctx); err != nil {
+			return fail("gather facts", &provision.StepError{Host: ref.name, Step: "gather facts", Err: err})
+		}
+		res := provision.Apply(ctx, t, provision.InitSteps(), rep)
+		rep.flush(ref.name)
+		return res
+	})
+	if g.json() {
+		if err := writeJSON(g.Stdout, initReport{Command: "init", DryRun: opts.DryRun, Hosts: results}); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range results {
+			verb := "done"
+			if opts.DryRun {
+				verb = "dry run, nothing changed"
+			}
+			g.logf("%s: %s: %d changed, %d unchanged, %d skipped, %d failed", r.Host, verb, r.Summary.Changed, r.Summary.Unchanged, r.Summary.Skipped, r.Summary.Failed)
+		}
+	}
+	return resultsError(results)
+}

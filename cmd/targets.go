@@ -1,0 +1,171 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/myapp/myapp/config"
+	"github.com/myapp/myapp/provision"
+	"github.com/myapp/myapp/provision/acme"
+	"github.com/myapp/myapp/provision/host"
+)
+
+// HostSelection is --local / --host as given.
+type HostSelection struct {
+	Local bool
+	Hosts []string
+}
+
+// hostRef is one resolved target, not yet connected.
+type hostRef struct {
+	name  string
+	local bool
+	ssh   host.SSHConfig
+}
+
+// resolveHosts turns the flags into targets, before anything connects:
+// a typo in --host is a usage error, not a half-done run.
+func resolveHosts(cfg *config.Config, sel HostSelection) ([]hostRef, error) {
+	if sel.Local && len(sel.Hosts) > 0 {
+		return nil, usageErrorf("--local and --host cannot be combined")
+	}
+	if sel.Local {
+		return []hostRef{{name: "local", local: true}}, nil
+	}
+	names := sel.Hosts
+	if len(names) == 0 {
+		for _, h := range cfg.Hosts {
+			names = append(names, h.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil, usageErrorf("no host to act on: pass --local or --host, or add [[hosts]] to %s", cfg.Path)
+	}
+	var refs []hostRef
+	seen := map[string]bool{}
+	for _, n := range names {
+		ref, err := resolveHost(cfg, n)
+		if err != nil {
+			return nil, err
+		}
+		if seen[ref.name] {
+			continue
+		}
+		seen[ref.name] = true
+		refs = append(refs, ref)
+	}
+	return refs, nil
+}
+
+func resolveHost(cfg *config.Config, n string) (hostRef, error) {
+	if h, ok := cfg.LookupHost(n); ok {
+		return hostRef{name: h.Name, ssh: host.SSHConfig{Name: h.Name, Address: h.Address, User: h.User,
+			IdentityFile: h.IdentityFile, KnownHostsFile: h.KnownHosts, HostKey: h.HostKey}}, nil
+	}
+	user, addr, ok := strings.Cut(n, "@")
+	if !ok {
+		return hostRef{}, usageErrorf("--host %q: not a [[hosts]] name in %s, and not user@address[:port]", n, cfg.Path)
+	}
+	if _, _, err := config.SplitAddress(addr); err != nil || user == "" || strings.ContainsAny(user, " ;'\"$") {
+		return hostRef{}, usageErrorf("--host %q: want user@address[:port]", n)
+	}
+	return hostRef{name: addr, ssh: host.SSHConfig{Name: addr, Address: addr, User: user}}, nil
+}
+
+func (r hostRef) connect(ctx context.Context) (host.Host, error) {
+	if r.local {
+		return host.NewLocal(), nil
+	}
+	h, err := host.DialSSH(ctx, r.ssh)
+	if err != nil {
+		return nil, fmt.Errorf("%s: connect: %w", r.name, err)
+	}
+	return h, nil
+}
+
+// newTarget prepares a provisioning target for cfg on h.
+func newTarget(g *Globals, cfg *config.Config, h host.Host, dryRun bool) (*provision.Target, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own binary: %w", err)
+	}
+	t := &provision.Target{
+		Host: h, Cfg: cfg, Paths: provision.PathsFor(cfg.App, cfg.Domains[0]),
+		DryRun: dryRun, Getenv: g.Getenv, Binary: self,
+	}
+	if cfg.DirectoryURL() != "" {
+		is, err := newIssuer(g, cfg, t.Paths)
+		if err != nil {
+			return nil, err
+		}
+		t.Issuer = is
+	}
+	return t, nil
+}
+
+func newIssuer(g *Globals, cfg *config.Config, p provision.Paths) (*acme.Issuer, error) {
+	var roots []byte
+	if cfg.ACME.CARoots != "" {
+		var err error
+		if roots, err = os.ReadFile(cfg.CARootsPath()); err != nil {
+			return nil, &config.Error{File: cfg.Path, Key: "acme.ca_roots", Msg: err.Error()}
+		}
+	}
+	hmac, missing := config.Expand(cfg.ACME.EABHMAC, g.Getenv)
+	if len(missing) > 0 && cfg.ACME.EABKid != "" {
+		return nil, &config.Error{File: cfg.Path, Key: "acme.eab_hmac", Msg: "${" + missing[0] + "} is not set in the environment"}
+	}
+	logw := io.Discard
+	if g.Verbose {
+		logw = g.Stderr
+	}
+	return acme.New(acme.Options{
+		DirectoryURL: cfg.DirectoryURL(), Email: cfg.ACME.Email, CARootsPEM: roots, KeyType: cfg.ACME.KeyType,
+		Profile: cfg.ACME.Profile, EABKid: cfg.ACME.EABKid, EABHMAC: hmac,
+		StateDir: p.ACMEState, Webroot: p.Webroot, Log: logw,
+		UserAgent: "myapp/" + g.Version + " (" + runtime.GOOS + ")",
+	}), nil
+}
+
+// forEachHost runs fn on every host in parallel and collects the results in
+// the order of refs.
+func forEachHost(ctx context.Context, refs []hostRef, fn func(ctx context.Context, ref hostRef) provision.HostResult) []provision.HostResult {
+	out := make([]provision.HostResult, len(refs))
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = fn(ctx, ref)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// resultsError maps per-host results to the command's error: nil when all
+// succeeded, exit 1 when all failed, exit 3 when some did.
+func resultsError(results []provision.HostResult) error {
+	failed := 0
+	var first error
+	for _, r := range results {
+		if !r.OK {
+			failed++
+			if first == nil {
+				first = r.Err
+			}
+		}
+	}
+	switch {
+	case failed == 0:
+		return nil
+	case failed == len(results):
+		return &exitError{code: exitFailure, err: first}
+	}
+	return &exitError{code: exitPartial, err: fmt.Errorf("%d of %d hosts failed; first: %w", failed, len(results), first)}
+}
