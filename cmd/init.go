@@ -35,8 +35,8 @@ Safe to run again: a provisioned host reports every step unchanged.`,
 
 // initReport is init's --output json document.
 type initReport struct {
-	Command string                `json:"command"`
-	DryRun  bool                  `json:"dry_run"`
+	Command string                 `json:"command"`
+	DryRun  bool                   `json:"dry_run"`
 	Hosts   []provision.HostResult `json:"hosts"`
 }
 

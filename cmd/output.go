@@ -27,8 +27,8 @@ func writeJSON(w io.Writer, v any) error {
 type reporter struct {
 	g      *Globals
 	dryRun bool
-	mu   sync.Mutex
-	plan map[string]*bytes.Buffer
+	mu     sync.Mutex
+	plan   map[string]*bytes.Buffer
 }
 
 func newReporter(g *Globals) *reporter { return &reporter{g: g, plan: map[string]*bytes.Buffer{}} }

@@ -44,7 +44,7 @@ func TestParseDefaults(t *testing.T) {
 func TestErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, text, want string
-		line          int
+		line             int
 	}{
 		{"duplicate table", good + "\n[acme]\n", "acme", 0},
 		{"unknown top key", strings.Replace(good, `app = "shop"`, "app = \"shop\"\napp_name = \"x\"", 1), "app_name: unknown key", 2},
