@@ -1,0 +1,251 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/myapp/myapp/internal/testenv"
+)
+
+// The app under test, as the contract names it.
+const (
+	app      = "shop"
+	domain   = "shop.test"
+	domain2  = "www.shop.test"
+	hostName = "web1"
+)
+
+// touchedPaths are every place on the host that myapp writes to (DESIGN.md
+// "On the host"); a command that must change nothing leaves them identical.
+var touchedPaths = []string{"/etc/nginx", "/etc/myapp", "/var/www", "/var/lib/myapp", "/etc/systemd/system", "/usr/local/bin"}
+
+// env is one booted host with Pebble and the stub backend around it.
+type env struct {
+	repo     string
+	bin      string // the myapp binary built from the repository
+	dir      string // scratch: configs, logs
+	host     *testenv.Machine
+	pebble   *testenv.Pebble
+	roots    *x509.CertPool // Pebble's issuing root
+	frontend string
+}
+
+// cfgParams are the knobs of the generated myapp.toml.
+type cfgParams struct {
+	Domains    []string
+	KnownHosts string
+	Extra      string // raw TOML inserted as line 3 (top level)
+}
+
+func (e *env) params() cfgParams {
+	return cfgParams{Domains: []string{domain, domain2}, KnownHosts: e.host.KnownHostsFile}
+}
+
+// writeConfig writes a myapp.toml for the booted host and returns its path.
+func (e *env) writeConfig(t *testing.T, name string, p cfgParams) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "app = %s\n", tomlString(app))
+	quoted := make([]string, len(p.Domains))
+	for i, d := range p.Domains {
+		quoted[i] = tomlString(d)
+	}
+	fmt.Fprintf(&b, "domains = [%s]\n", strings.Join(quoted, ", "))
+	if p.Extra != "" {
+		b.WriteString(p.Extra + "\n")
+	}
+	fmt.Fprintf(&b, "\n[acme]\nemail = %s\ndirectory = %s\nca_roots = %s\n",
+		tomlString("ops@example.com"), tomlString(e.pebble.DirectoryURL), tomlString(e.pebble.CAFile))
+	fmt.Fprintf(&b, "\n[frontend]\ndir = %s\n", tomlString(e.frontend))
+	fmt.Fprintf(&b, "\n[[hosts]]\nname = %s\naddress = %s\nuser = %s\nidentity_file = %s\nknown_hosts = %s\n",
+		tomlString(hostName), tomlString(e.host.Addr), tomlString(e.host.User),
+		tomlString(e.host.IdentityFile), tomlString(p.KnownHosts))
+	path := filepath.Join(e.dir, name)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// result is one run of the CLI.
+type result struct {
+	args           []string
+	code           int
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("myapp %s\nexit %d\n--- stdout\n%s\n--- stderr\n%s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
+}
+
+// myapp runs the CLI on this machine (the "laptop"), bounded by 15 minutes.
+func (e *env) myapp(t *testing.T, ctx context.Context, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.bin, args...)
+	cmd.Dir = e.dir
+	cmd.Env = cliEnv()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 10 * time.Second
+	err := cmd.Run()
+	r := result{args: args, stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		r.code = exit.ExitCode()
+	default:
+		t.Fatalf("run myapp %s: %v", strings.Join(args, " "), err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("myapp %s timed out\n%s", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// cliEnv is this process's environment without what could make the CLI
+// reach for something other than the config: an ssh-agent, MYAPP_*
+// overrides, colours.
+func cliEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "SSH_AUTH_SOCK=") || strings.HasPrefix(kv, "MYAPP_") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "NO_COLOR=1")
+}
+
+// report is `--output json` of init.
+type report struct {
+	Command string       `json:"command"`
+	Hosts   []hostReport `json:"hosts"`
+}
+
+type hostReport struct {
+	Host  string `json:"host"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error"`
+	Steps []struct {
+		Step   string `json:"step"`
+		Status string `json:"status"`
+		Detail string `json:"detail"`
+	} `json:"steps"`
+	Summary struct {
+		Changed   int `json:"changed"`
+		Unchanged int `json:"unchanged"`
+		Skipped   int `json:"skipped"`
+		Failed    int `json:"failed"`
+	} `json:"summary"`
+}
+
+// parseReport decodes the JSON report of r and returns the one for web1.
+func parseReport(t *testing.T, r result) hostReport {
+	t.Helper()
+	var rep report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, r)
+	}
+	if rep.Command != "init" || len(rep.Hosts) != 1 || rep.Hosts[0].Host != hostName {
+		t.Fatalf("report: command %q, hosts %+v; want init with one host %q\n%s", rep.Command, rep.Hosts, hostName, r)
+	}
+	return rep.Hosts[0]
+}
+
+// client is an HTTP client that resolves every name the way the test DNS
+// does (to 127.0.0.1, where the host's nginx listens), trusts only Pebble's
+// issuing root, and does not follow redirects.
+func (e *env) client() *http.Client {
+	resolver := e.pebble.Resolver()
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				h, port, err := net.SplitHostPort(addr)
+				if err != nil {
+					return nil, err
+				}
+				ips, err := resolver.LookupHost(ctx, h)
+				if err != nil {
+					return nil, err
+				}
+				return dialer.DialContext(ctx, "tcp4", net.JoinHostPort(ips[0], port))
+			},
+			TLSClientConfig:   &tls.Config{RootCAs: e.roots},
+			ForceAttemptHTTP2: true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// snapshot checksums touchedPaths in the host's rootfs.
+func (e *env) snapshot(t *testing.T) testenv.Snapshot {
+	t.Helper()
+	s, err := testenv.TakeSnapshot(e.host.Root, touchedPaths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// assertUnchanged fails when the host's touched paths differ from before.
+func (e *env) assertUnchanged(t *testing.T, before testenv.Snapshot, what string) {
+	t.Helper()
+	if d := before.Diff(e.snapshot(t)); len(d) > 0 {
+		t.Errorf("%s changed the host:\n  %s", what, strings.Join(d, "\n  "))
+	}
+}
+
+// buildCLI builds myapp from the repository root (CGO off, like a release).
+func buildCLI(t *testing.T, repo, out string) string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(repo, "main.go")); err != nil && os.Getenv("CI") != "true" {
+		t.Skip("no main.go at the repository root yet: the CLI does not exist")
+	}
+	bin := filepath.Join(out, "myapp")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build myapp: %v\n%s", err, b)
+	}
+	return bin
+}

@@ -1,0 +1,321 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/myapp/myapp/internal/testenv"
+)
+
+// TestInit is issue 2's "Done when" list, on one fresh host booted once, in
+// the order that keeps the host fresh for as long as it must be:
+// 7 (bad configs) → 6 (dry run) → init → 1–4 (the result) → 5 (init again).
+func TestInit(t *testing.T) {
+	testenv.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 35*time.Minute)
+	defer cancel()
+
+	repo, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{repo: repo, dir: t.TempDir(), frontend: filepath.Join(repo, "testdata", "frontend")}
+	e.bin = buildCLI(t, repo, t.TempDir())
+
+	unlock, err := testenv.Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unlock)
+
+	stub, err := testenv.StubBackend(ctx, "127.0.0.1:8000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stub.Close() })
+	pebbleDir := filepath.Join(e.dir, "pebble")
+	e.pebble, err = testenv.StartPebble(ctx, pebbleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.pebble.Stop() })
+	if e.roots, err = e.pebble.RootPool(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.host, err = testenv.BootHost(ctx, testenv.HostOptions{Name: "web1", Hosts: []string{domain, domain2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
+			defer dcancel()
+			t.Logf("host diagnostics:\n%s", e.host.Diagnose(dctx, "nginx.service", app+"-auth.service", app+"-renew.service", "ssh.service"))
+			for _, f := range []string{"pebble.log", "challtestsrv.log"} {
+				b, _ := os.ReadFile(filepath.Join(pebbleDir, f))
+				t.Logf("%s (tail):\n%s", f, lastLines(string(b), 40))
+			}
+		}
+		if err := e.host.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+
+	pristine := e.snapshot(t)
+	t.Run("7_bad_input_fails_before_any_change", func(t *testing.T) { testBadInput(t, e, pristine) })
+	t.Run("6_dry_run_changes_nothing", func(t *testing.T) { testDryRun(t, e, pristine) })
+
+	cfg := e.writeConfig(t, "myapp.toml", e.params())
+	var first hostReport
+	if !t.Run("init", func(t *testing.T) {
+		r := e.myapp(t, ctx, "--config", cfg, "--output", "json", "init", "--host", hostName)
+		t.Logf("first init:\n%s", r)
+		if r.code != 0 {
+			t.Fatalf("init exited %d, want 0", r.code)
+		}
+		first = parseReport(t, r)
+		if !first.OK || first.Error != "" || first.Summary.Failed != 0 || first.Summary.Changed == 0 {
+			t.Fatalf("init report: ok=%v error=%q summary=%+v; want ok, no failures, changes on a fresh host", first.OK, first.Error, first.Summary)
+		}
+	}) {
+		t.FailNow() // nothing below can pass
+	}
+
+	var serial string
+	t.Run("1_https_serves_frontend_with_pebble_cert", func(t *testing.T) { serial = testHTTPS(t, e) })
+	t.Run("2_routing", func(t *testing.T) { testRouting(t, e) })
+	t.Run("3_auth_through_nginx", func(t *testing.T) { testAuth(t, e) })
+	t.Run("4_units_and_secrets", func(t *testing.T) { testUnits(t, e) })
+	t.Run("host_layout", func(t *testing.T) { testLayout(t, e) })
+	t.Run("5_second_init_changes_nothing", func(t *testing.T) { testSecondInit(t, e, cfg, serial) })
+}
+
+// testBadInput: an unknown key, a domain with ';' or a newline, and an
+// unknown host key each fail with a clear error and exit 2 (or 1 for the
+// host key), and nothing on the host changes.
+func testBadInput(t *testing.T, e *env, pristine testenv.Snapshot) {
+	ctx := context.Background()
+
+	t.Run("unknown_key", func(t *testing.T) {
+		p := e.params()
+		p.Extra = `colour = "blue"` // line 3
+		cfg := e.writeConfig(t, "unknown-key.toml", p)
+		r := e.myapp(t, ctx, "--config", cfg, "init", "--host", hostName)
+		if r.code != 2 {
+			t.Errorf("exit %d, want 2\n%s", r.code, r)
+		}
+		msg := r.stderr + r.stdout
+		if !strings.Contains(msg, "unknown-key.toml") || !regexp.MustCompile(`(line 3\b|:3\b)`).MatchString(msg) || !strings.Contains(msg, "colour") {
+			t.Errorf("error should name the file unknown-key.toml, line 3 and the key colour:\n%s", r)
+		}
+		e.assertUnchanged(t, pristine, "a config with an unknown key")
+	})
+
+	for _, tc := range []struct{ name, domain string }{
+		{"domain_with_semicolon", "shop.test;evil"},
+		{"domain_with_newline", "shop.test\nevil"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := e.params()
+			p.Domains = []string{tc.domain, domain2}
+			cfg := e.writeConfig(t, tc.name+".toml", p)
+			r := e.myapp(t, ctx, "--config", cfg, "init", "--host", hostName)
+			if r.code != 2 {
+				t.Errorf("exit %d, want 2\n%s", r.code, r)
+			}
+			msg := r.stderr + r.stdout
+			if !strings.Contains(msg, "domains") || !strings.Contains(msg, tc.name+".toml") {
+				t.Errorf("error should name the file and the key domains:\n%s", r)
+			}
+			e.assertUnchanged(t, pristine, "a config with domain "+tc.domain)
+		})
+	}
+
+	t.Run("unknown_host_key", func(t *testing.T) {
+		empty := filepath.Join(e.dir, "empty_known_hosts")
+		if err := os.WriteFile(empty, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := e.params()
+		p.KnownHosts = empty
+		cfg := e.writeConfig(t, "unknown-host-key.toml", p)
+		r := e.myapp(t, ctx, "--config", cfg, "init", "--host", hostName)
+		if r.code != 1 && r.code != 2 {
+			t.Errorf("exit %d, want 1 or 2\n%s", r.code, r)
+		}
+		msg := r.stderr + r.stdout
+		namesHost := strings.Contains(msg, hostName) || strings.Contains(msg, e.host.Addr)
+		namesKey := strings.Contains(msg, "SHA256:") || strings.Contains(strings.ToLower(msg), "host key") || strings.Contains(msg, "known_hosts")
+		if !namesHost || !namesKey {
+			t.Errorf("error should name the host (%s or %s) and the unknown host key (fingerprint, known_hosts):\n%s", hostName, e.host.Addr, r)
+		}
+		e.assertUnchanged(t, pristine, "a connection to an unknown host key")
+	})
+}
+
+// testDryRun: init --dry-run on the fresh host prints the plan and changes
+// nothing.
+func testDryRun(t *testing.T, e *env, pristine testenv.Snapshot) {
+	cfg := e.writeConfig(t, "dry-run.toml", e.params())
+	r := e.myapp(t, context.Background(), "--config", cfg, "init", "--host", hostName, "--dry-run")
+	if r.code != 0 {
+		t.Errorf("exit %d, want 0\n%s", r.code, r)
+	}
+	out := r.stdout
+	for _, want := range []string{
+		"/etc/nginx/sites-available/" + app + ".conf",
+		"server_name",
+		app + "-auth.service",
+		app + "-renew.timer",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry-run stdout lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("%s", r)
+	}
+	e.assertUnchanged(t, pristine, "init --dry-run")
+	if _, err := os.Lstat(e.host.Path("/usr/sbin/nginx")); err == nil {
+		t.Errorf("init --dry-run installed nginx")
+	}
+}
+
+// testUnits: the auth server and the renewal timer run; the secrets file is
+// 0600 and root's.
+func testUnits(t *testing.T, e *env) {
+	ctx := context.Background()
+	units := []string{app + "-auth.service", app + "-renew.timer"}
+	out, err := e.host.Run(ctx, append([]string{"systemctl", "is-active"}, units...)...)
+	if err != nil || strings.Fields(out) == nil || strings.Join(strings.Fields(out), " ") != "active active" {
+		t.Errorf("systemctl is-active %v = %q, %v", units, out, err)
+	}
+	out, err = e.host.Run(ctx, append([]string{"systemctl", "is-enabled"}, units...)...)
+	if err != nil {
+		t.Errorf("systemctl is-enabled %v = %q, %v (units must survive a reboot)", units, out, err)
+	}
+	for _, f := range []struct {
+		path string
+		mode os.FileMode
+	}{
+		{"/etc/myapp/" + app + "/.env", 0o600},
+		{"/etc/myapp/" + app + "/certs/" + domain + "/privkey.pem", 0o600},
+	} {
+		fi, err := os.Lstat(e.host.Path(f.path))
+		if err != nil {
+			t.Errorf("%s: %v", f.path, err)
+			continue
+		}
+		if !fi.Mode().IsRegular() || fi.Mode().Perm() != f.mode {
+			t.Errorf("%s: mode %v, want regular file %v", f.path, fi.Mode(), f.mode)
+		}
+		if uid, gid := owner(fi); uid != 0 || gid != 0 {
+			t.Errorf("%s: owner %d:%d, want root (0:0)", f.path, uid, gid)
+		}
+	}
+	env, err := os.ReadFile(e.host.Path("/etc/myapp/" + app + "/.env"))
+	if err == nil {
+		if v := envValue(string(env), "SECRET_KEY"); len(v) < 32 {
+			t.Errorf(".env SECRET_KEY has %d characters, want at least 32 bytes of randomness", len(v))
+		}
+		if envValue(string(env), "DB_URL") == "" {
+			t.Errorf(".env has no DB_URL")
+		}
+	}
+}
+
+// testLayout: the files of DESIGN.md "On the host" are where the contract
+// says.
+func testLayout(t *testing.T, e *env) {
+	for _, p := range []string{
+		"/usr/local/bin/myapp",
+		"/etc/myapp/" + app + "/myapp.toml",
+		"/etc/myapp/" + app + "/certs/" + domain + "/fullchain.pem",
+		"/etc/nginx/sites-available/" + app + ".conf",
+		"/etc/systemd/system/" + app + "-auth.service",
+		"/etc/systemd/system/" + app + "-renew.service",
+		"/etc/systemd/system/" + app + "-renew.timer",
+		"/var/www/" + app + "/acme",
+		"/var/lib/myapp/acme",
+	} {
+		if _, err := os.Stat(e.host.Path(p)); err != nil {
+			t.Errorf("missing %s: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(e.host.Path("/etc/nginx/sites-enabled/" + app + ".conf")); err != nil {
+		t.Errorf("site not enabled: %v", err)
+	}
+	cur := "/var/www/" + app + "/current"
+	target, err := os.Readlink(e.host.Path(cur))
+	if err != nil {
+		t.Fatalf("%s is not a symlink: %v", cur, err)
+	}
+	abs := target
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join("/var/www/"+app, target)
+	}
+	if filepath.Dir(filepath.Clean(abs)) != "/var/www/"+app+"/releases" {
+		t.Errorf("%s -> %s, want a directory under /var/www/%s/releases/", cur, target, app)
+	}
+	want, _ := os.ReadFile(filepath.Join(e.frontend, "index.html"))
+	got, err := os.ReadFile(e.host.Path(abs + "/index.html"))
+	if err != nil || string(got) != string(want) {
+		t.Errorf("current release index.html differs from the frontend's (%v)", err)
+	}
+}
+
+// testSecondInit: init again reports nothing changed and keeps the
+// certificate.
+func testSecondInit(t *testing.T, e *env, cfg, serial string) {
+	before := e.snapshot(t)
+	r := e.myapp(t, context.Background(), "--config", cfg, "--output", "json", "init", "--host", hostName)
+	if r.code != 0 {
+		t.Fatalf("second init exited %d, want 0\n%s", r.code, r)
+	}
+	h := parseReport(t, r)
+	if !h.OK || h.Summary.Changed != 0 || h.Summary.Failed != 0 {
+		t.Errorf("second init summary %+v ok=%v, want 0 changed and 0 failed\n%s", h.Summary, h.OK, r)
+	}
+	for _, s := range h.Steps {
+		if s.Status == "changed" || s.Status == "failed" {
+			t.Errorf("step %q %s on the second init: %s", s.Step, s.Status, s.Detail)
+		}
+	}
+	if d := before.Diff(e.snapshot(t)); len(d) > 0 {
+		t.Logf("files that differ after the second init (informational):\n  %s", strings.Join(d, "\n  "))
+	}
+	if serial == "" {
+		t.Fatal("no serial from the first check")
+	}
+	if got := servedCert(t, e).SerialNumber.String(); got != serial {
+		t.Errorf("served certificate serial %s after the second init, want the first one's %s", got, serial)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// envValue reads KEY=VALUE (optionally quoted) from a .env file.
+func envValue(env, key string) string {
+	for _, line := range strings.Split(env, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if ok && strings.TrimSpace(strings.TrimPrefix(k, "export ")) == key {
+			v = strings.TrimSpace(v)
+			if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+				v = v[1 : len(v)-1]
+			}
+			return v
+		}
+	}
+	return ""
+}
