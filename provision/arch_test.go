@@ -1,0 +1,5 @@
+package provision
+
+import "runtime"
+
+const runtimeGOARCH = runtime.GOARCH
