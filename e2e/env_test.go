@@ -43,62 +43,19 @@ type env struct {
 	frontend string
 }
 
-// cfgParams are the knobs of the generated myapp.toml.
-type cfgParams struct {
-	Domains    []string
-	KnownHosts string
-	Extra      string // raw TOML inserted as line 3 (top level)
+// config is the myapp.toml for the booted host and Pebble.
+func (e *env) config() testenv.AppConfig {
+	return testenv.NewAppConfig(e.host, e.pebble, e.frontend)
 }
 
-func (e *env) params() cfgParams {
-	return cfgParams{Domains: []string{domain, domain2}, KnownHosts: e.host.KnownHostsFile}
-}
-
-// writeConfig writes a myapp.toml for the booted host and returns its path.
-func (e *env) writeConfig(t *testing.T, name string, p cfgParams) string {
+// writeConfig writes c as name in the scratch directory and returns its path.
+func (e *env) writeConfig(t *testing.T, name string, c testenv.AppConfig) string {
 	t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "app = %s\n", tomlString(app))
-	quoted := make([]string, len(p.Domains))
-	for i, d := range p.Domains {
-		quoted[i] = tomlString(d)
-	}
-	fmt.Fprintf(&b, "domains = [%s]\n", strings.Join(quoted, ", "))
-	if p.Extra != "" {
-		b.WriteString(p.Extra + "\n")
-	}
-	fmt.Fprintf(&b, "\n[acme]\nemail = %s\ndirectory = %s\nca_roots = %s\n",
-		tomlString("ops@example.com"), tomlString(e.pebble.DirectoryURL), tomlString(e.pebble.CAFile))
-	fmt.Fprintf(&b, "\n[frontend]\ndir = %s\n", tomlString(e.frontend))
-	fmt.Fprintf(&b, "\n[[hosts]]\nname = %s\naddress = %s\nuser = %s\nidentity_file = %s\nknown_hosts = %s\n",
-		tomlString(hostName), tomlString(e.host.Addr), tomlString(e.host.User),
-		tomlString(e.host.IdentityFile), tomlString(p.KnownHosts))
 	path := filepath.Join(e.dir, name)
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(c.TOML()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// tomlString quotes s as a TOML basic string.
-func tomlString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\u%04X`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
 
 // result is one run of the CLI.

@@ -70,7 +70,7 @@ func TestInit(t *testing.T) {
 	t.Run("7_bad_input_fails_before_any_change", func(t *testing.T) { testBadInput(t, e, pristine) })
 	t.Run("6_dry_run_changes_nothing", func(t *testing.T) { testDryRun(t, e, pristine) })
 
-	cfg := e.writeConfig(t, "myapp.toml", e.params())
+	cfg := e.writeConfig(t, "myapp.toml", e.config())
 	var first hostReport
 	if !t.Run("init", func(t *testing.T) {
 		r := e.myapp(t, ctx, "--config", cfg, "--output", "json", "init", "--host", hostName)
@@ -102,7 +102,7 @@ func testBadInput(t *testing.T, e *env, pristine testenv.Snapshot) {
 	ctx := context.Background()
 
 	t.Run("unknown_key", func(t *testing.T) {
-		p := e.params()
+		p := e.config()
 		p.Extra = `colour = "blue"` // line 3
 		cfg := e.writeConfig(t, "unknown-key.toml", p)
 		r := e.myapp(t, ctx, "--config", cfg, "init", "--host", hostName)
@@ -121,7 +121,7 @@ func testBadInput(t *testing.T, e *env, pristine testenv.Snapshot) {
 		{"domain_with_newline", "shop.test\nevil"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := e.params()
+			p := e.config()
 			p.Domains = []string{tc.domain, domain2}
 			cfg := e.writeConfig(t, tc.name+".toml", p)
 			r := e.myapp(t, ctx, "--config", cfg, "init", "--host", hostName)
@@ -141,7 +141,7 @@ func testBadInput(t *testing.T, e *env, pristine testenv.Snapshot) {
 		if err := os.WriteFile(empty, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		p := e.params()
+		p := e.config()
 		p.KnownHosts = empty
 		cfg := e.writeConfig(t, "unknown-host-key.toml", p)
 		r := e.myapp(t, ctx, "--config", cfg, "init", "--host", hostName)
@@ -161,7 +161,7 @@ func testBadInput(t *testing.T, e *env, pristine testenv.Snapshot) {
 // testDryRun: init --dry-run on the fresh host prints the plan and changes
 // nothing.
 func testDryRun(t *testing.T, e *env, pristine testenv.Snapshot) {
-	cfg := e.writeConfig(t, "dry-run.toml", e.params())
+	cfg := e.writeConfig(t, "dry-run.toml", e.config())
 	r := e.myapp(t, context.Background(), "--config", cfg, "init", "--host", hostName, "--dry-run")
 	if r.code != 0 {
 		t.Errorf("exit %d, want 0\n%s", r.code, r)
