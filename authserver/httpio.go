@@ -1,0 +1,208 @@
+package authserver
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+)
+
+// maxBodyBytes bounds request bodies: credentials or a refresh token fit
+// many times over, and nothing larger is ever parsed or held in memory.
+const maxBodyBytes = 16 << 10
+
+const (
+	// cookieName is the refresh-token cookie. Its path is /auth/ because
+	// browsers see the API under nginx's /auth/ prefix.
+	cookieName = "refresh_token"
+	cookiePath = "/auth/"
+)
+
+var errUnsupportedMedia = errors.New("unsupported content type: send application/x-www-form-urlencoded, multipart/form-data or application/json")
+
+// bodyFields are every field the POST endpoints read, from either a form
+// (what FastAPI's OAuth2PasswordRequestForm clients send) or JSON. Other
+// fields, such as grant_type or scope, are ignored as FastAPI does.
+type bodyFields struct {
+	Username     string `json:"username"`
+	Password     string `json:"password"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// readBody decodes the request body. An empty body yields no fields.
+// Only the body counts, never the query string: secrets in URLs end up in
+// access logs and browser history.
+func readBody(r *http.Request) (bodyFields, error) {
+	var f bodyFields
+	ct := r.Header.Get("Content-Type")
+	if ct == "" && (r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody) {
+		return f, nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return f, errUnsupportedMedia
+	}
+	switch mt {
+	case "application/x-www-form-urlencoded", "multipart/form-data":
+		if mt == "multipart/form-data" {
+			err = r.ParseMultipartForm(maxBodyBytes) // the body limit keeps it all in memory
+		} else {
+			err = r.ParseForm()
+		}
+		if err != nil {
+			return f, fmt.Errorf("malformed form body: %w", err)
+		}
+		f.Username, f.Password = r.PostForm.Get("username"), r.PostForm.Get("password")
+		f.RefreshToken = r.PostForm.Get("refresh_token")
+	case "application/json":
+		dec := json.NewDecoder(r.Body)
+		if err := dec.Decode(&f); err != nil {
+			return f, fmt.Errorf("malformed JSON body: %w", err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return f, errors.New("malformed JSON body: data after the object")
+		}
+	default:
+		return f, errUnsupportedMedia
+	}
+	return f, nil
+}
+
+// refreshTokenFrom finds the refresh token in the body or else the cookie.
+// The body wins: a client that sends one explicitly means that one. A body
+// of another type (navigator.sendBeacon sends text/plain) is ignored so
+// the cookie still works.
+func refreshTokenFrom(r *http.Request) (tok string, fromCookie bool, err error) {
+	f, err := readBody(r)
+	if err != nil && !errors.Is(err, errUnsupportedMedia) {
+		return "", false, err
+	}
+	if f.RefreshToken != "" {
+		return f.RefreshToken, false, nil
+	}
+	if c, err := r.Cookie(cookieName); err == nil && c.Value != "" {
+		return c.Value, true, nil
+	}
+	return "", false, nil
+}
+
+func writeBodyError(w http.ResponseWriter, err error) {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.Is(err, errUnsupportedMedia):
+		writeError(w, http.StatusUnsupportedMediaType, "invalid_request", err.Error())
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request", "request body too large")
+	default:
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	}
+}
+
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v) // a write error means the client left
+}
+
+func writeError(w http.ResponseWriter, status int, code, detail string) {
+	writeJSON(w, status, map[string]string{"error": code, "detail": detail})
+}
+
+func setRefreshCookie(w http.ResponseWriter, tok string, ttl time.Duration) {
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: tok, Path: cookiePath,
+		MaxAge:   max(1, int(ttl/time.Second)),
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+func clearRefreshCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: "", Path: cookiePath, MaxAge: -1,
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// clientIP is for logs only. X-Real-IP is believed only from a loopback
+// peer, which is nginx on the same host; anyone else could forge it.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+		if real := r.Header.Get("X-Real-IP"); real != "" {
+			if rip, err := netip.ParseAddr(real); err == nil {
+				return rip.String()
+			}
+		}
+	}
+	return host
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// middleware sets headers every response needs, turns panics into a
+// logged 500 and logs each request (path only: no query, no bodies, no
+// headers, so no secrets).
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		h := w.Header()
+		// Every answer here is either a secret or about one.
+		h.Set("Cache-Control", "no-store")
+		h.Set("Pragma", "no-cache")
+		h.Set("X-Content-Type-Options", "nosniff")
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				if sw.status == 0 {
+					writeError(sw, http.StatusInternalServerError, "server_error", "internal error")
+				}
+			}
+			level := slog.LevelDebug
+			if sw.status >= 500 {
+				level = slog.LevelError
+			}
+			s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
+				"status", sw.status, "duration", time.Since(start), "remote", clientIP(r))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}

@@ -1,0 +1,192 @@
+package authserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoginForm(t *testing.T) {
+	e := newEnv(t)
+	resp, body := e.postForm("/token", url.Values{
+		"grant_type": {"password"}, "username": {testUser}, "password": {testPassword}, "scope": {""},
+	})
+	tr := mustTokens(t, resp, body)
+	if tr.ExpiresIn != 900 {
+		t.Errorf("expires_in = %d, want 900", tr.ExpiresIn)
+	}
+	if len(tr.RefreshToken) != refreshTokenLen {
+		t.Errorf("refresh token length %d", len(tr.RefreshToken))
+	}
+	for h, want := range map[string]string{"Cache-Control": "no-store", "Pragma": "no-cache", "Content-Type": "application/json"} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+	c := refreshCookie(resp)
+	if c == nil {
+		t.Fatalf("no %s cookie in %q", cookieName, resp.Header.Values("Set-Cookie"))
+	}
+	if c.Value != tr.RefreshToken || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode || c.Path != "/auth/" {
+		t.Errorf("cookie %q lacks value or attributes", c.String())
+	}
+	if c.MaxAge < int((719 * time.Hour).Seconds()) {
+		t.Errorf("cookie Max-Age %d, want about 720h", c.MaxAge)
+	}
+}
+
+func TestLoginJSONAndMultipart(t *testing.T) {
+	e := newEnv(t)
+	resp, body := e.postJSON("/token", map[string]string{"username": testUser, "password": testPassword})
+	mustTokens(t, resp, body)
+
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("username", testUser)
+	mw.WriteField("password", testPassword)
+	mw.Close()
+	resp, body = e.do("POST", "/token", mw.FormDataContentType(), buf.String())
+	mustTokens(t, resp, body)
+}
+
+// Wrong password, unknown user and disabled user must be indistinguishable.
+func TestLoginFailuresIdentical(t *testing.T) {
+	e := newEnv(t)
+	if err := e.st.AddUser(t.Context(), "bob", testPassword); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.DisableUser(t.Context(), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	cases := []url.Values{
+		{"username": {testUser}, "password": {"wrong password"}},
+		{"username": {"nobody"}, "password": {testPassword}},
+		{"username": {"bob"}, "password": {testPassword}},
+		{"username": {testUser}, "password": {strings.Repeat("x", maxPasswordLen+1)}},
+	}
+	var first []byte
+	for _, v := range cases {
+		resp, body := e.postForm("/token", v)
+		wantError(t, resp, body, http.StatusUnauthorized, "invalid_grant")
+		if first == nil {
+			first = body
+		} else if !bytes.Equal(body, first) {
+			t.Errorf("body %s differs from %s", body, first)
+		}
+		if refreshCookie(resp) != nil {
+			t.Errorf("failed login set a cookie")
+		}
+	}
+	if !strings.Contains(string(first), "invalid username or password") {
+		t.Errorf("detail: %s", first)
+	}
+}
+
+func TestLoginBadRequests(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name, ct, body string
+		status         int
+	}{
+		{"empty form", "application/x-www-form-urlencoded", "", 400},
+		{"no password", "application/json", `{"username":"alice"}`, 400},
+		{"wrong JSON type", "application/json", `{"username":1,"password":"x"}`, 400},
+		{"trailing JSON", "application/json", `{"username":"a","password":"b"} {}`, 400},
+		{"text", "text/plain", "username=alice&password=x", 415},
+		{"too big", "application/x-www-form-urlencoded", "username=alice&password=" + strings.Repeat("x", maxBodyBytes), 413},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := e.do("POST", "/token", tt.ct, tt.body)
+			wantError(t, resp, body, tt.status, "invalid_request")
+		})
+	}
+	// Credentials in the query string are not read: URLs end up in logs.
+	q := url.Values{"username": {testUser}, "password": {testPassword}}.Encode()
+	resp, body := e.do("POST", "/token?"+q, "application/x-www-form-urlencoded", "")
+	wantError(t, resp, body, 400, "invalid_request")
+}
+
+func TestMe(t *testing.T) {
+	e := newEnv(t)
+	tr := e.login()
+	resp, body := e.me(tr.AccessToken)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	var me map[string]any
+	json.Unmarshal(body, &me)
+	if me["sub"] != testUser || me["iss"] != "myapp/test" || me["sid"] == "" {
+		t.Errorf("me = %s", body)
+	}
+	for _, auth := range []string{"", "Basic YWxpY2U6eA==", "Bearer", "Bearer "} {
+		resp, body := e.do("GET", "/me", "", "", "Authorization", auth)
+		wantError(t, resp, body, 401, "invalid_request")
+		if resp.Header.Get("WWW-Authenticate") != "Bearer" {
+			t.Errorf("%q: WWW-Authenticate %q", auth, resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+	// The refresh token is no access token.
+	resp, body = e.me(tr.RefreshToken)
+	wantError(t, resp, body, 401, "invalid_token")
+	if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), `Bearer error="invalid_token"`) {
+		t.Errorf("WWW-Authenticate %q", resp.Header.Get("WWW-Authenticate"))
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	e := newEnv(t)
+	resp, body := e.do("GET", "/healthz", "", "")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"ok"`) {
+		t.Fatalf("healthz %d %s", resp.StatusCode, body)
+	}
+	e.st.Close()
+	resp, body = e.do("GET", "/healthz", "", "")
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("healthz with closed database: %d %s", resp.StatusCode, body)
+	}
+}
+
+// A cross-site page must not be able to log a browser in (login CSRF).
+func TestCrossOriginRefused(t *testing.T) {
+	e := newEnv(t)
+	form := url.Values{"username": {testUser}, "password": {testPassword}}
+	for _, hdr := range [][]string{
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Origin", "https://evil.example"},
+	} {
+		resp, body := e.postForm("/token", form, hdr...)
+		wantError(t, resp, body, http.StatusForbidden, "invalid_request")
+	}
+	// The SPA on the same origin passes.
+	resp, body := e.postForm("/token", form, "Sec-Fetch-Site", "same-origin")
+	mustTokens(t, resp, body)
+}
+
+func TestNewValidatesOptions(t *testing.T) {
+	st := openTestStore(t)
+	for name, o := range map[string]Options{
+		"short key":  {SecretKey: []byte("too short")},
+		"long grace": {SecretKey: testSecret, Grace: time.Hour},
+		"negative":   {SecretKey: testSecret, AccessTTL: -time.Second},
+	} {
+		if _, err := New(o, st); err == nil {
+			t.Errorf("%s: New succeeded", name)
+		}
+	}
+	if _, err := New(Options{SecretKey: testSecret}, nil); err == nil {
+		t.Error("nil store accepted")
+	}
+	s, err := New(Options{SecretKey: testSecret}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.opts.AccessTTL != 15*time.Minute || s.opts.RefreshTTL != 720*time.Hour || s.opts.Grace != 10*time.Second {
+		t.Errorf("defaults: %+v", s.opts)
+	}
+}

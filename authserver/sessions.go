@@ -1,0 +1,209 @@
+package authserver
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Refresh failures. The HTTP layer answers all of them with 401
+// invalid_grant and uses the text as the detail.
+var (
+	errTokenUnknown   = errors.New("invalid refresh token")
+	errTokenExpired   = errors.New("refresh token expired")
+	errSessionRevoked = errors.New("session revoked")
+	errTokenReused    = errors.New("refresh token already used; session revoked")
+)
+
+// policy carries the server's lifetimes into a store operation, with the
+// request's notion of now (injectable for tests).
+type policy struct {
+	now    time.Time
+	idle   time.Duration // lifetime of each refresh token (Options.RefreshTTL)
+	maxAge time.Duration // absolute lifetime of a session (Options.SessionMaxAge)
+	grace  time.Duration // Options.Grace
+}
+
+// issued is the outcome of a login or refresh. username and sessionID are
+// also filled on failure where known, for logging.
+type issued struct {
+	username  string
+	sessionID string
+	refresh   string
+	expires   time.Time // of the refresh token, for the cookie
+	duplicate bool      // answered from the grace window
+}
+
+// createSession starts a session for a user whose password was just
+// checked. The insert only happens if the user is still enabled and at the
+// generation the check saw: a password change or disable that committed in
+// between makes the login fail instead of outliving the change.
+func (s *Store) createSession(ctx context.Context, p principal, pol policy) (issued, error) {
+	out := issued{username: p.username, sessionID: newID(), refresh: newRefreshToken()}
+	now := millis(pol.now)
+	sessExp := millis(pol.now.Add(pol.maxAge))
+	tokExp := min(millis(pol.now.Add(pol.idle)), sessExp)
+	out.expires = time.UnixMilli(tokExp)
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		// Housekeeping rides on logins: expired sessions can no longer be
+		// refreshed or reused, so their token history is dead weight.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM myapp_auth_sessions WHERE expires_at <= ?`, now); err != nil {
+			return fmt.Errorf("delete expired sessions: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO myapp_auth_sessions (id, user_id, generation, created_at, expires_at)
+			SELECT ?, id, generation, ?, ? FROM myapp_auth_users WHERE id = ? AND generation = ? AND disabled = 0`,
+			out.sessionID, now, sessExp, p.id, p.generation)
+		if err != nil {
+			return fmt.Errorf("create session: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("create session: %w", err)
+		} else if n == 0 {
+			return errUserChanged
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO myapp_auth_refresh_tokens (token_hash, session_id, issued_at, expires_at)
+			VALUES (?, ?, ?, ?)`, hashRefreshToken(out.refresh), out.sessionID, now, tokExp)
+		if err != nil {
+			return fmt.Errorf("store refresh token: %w", err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// rotate exchanges a refresh token for its successor (RFC 9700 §4.14.2):
+//   - the current token of a live session is marked rotated and replaced;
+//   - a rotated token presented again within the grace window gets the
+//     same successor it got the first time (two tabs refreshing at once,
+//     or a client retrying after a lost response);
+//   - a rotated token presented later means two parties hold the session,
+//     one of them a thief, so the whole session is revoked.
+//
+// The read and the writes share one write transaction, so concurrent
+// refreshes of one token are strictly ordered and exactly one rotates.
+func (s *Store) rotate(ctx context.Context, presented string, pol policy) (issued, error) {
+	h := hashRefreshToken(presented)
+	now := millis(pol.now)
+	var out issued
+	var outcome error // a refusal whose writes (revocation) must still commit
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		var (
+			tokExp, sessExp      int64
+			rotatedAt, revokedAt sql.NullInt64
+			sealed               []byte
+			disabled             bool
+			sessGen, userGen     int64
+		)
+		err := tx.QueryRowContext(ctx, `SELECT t.session_id, t.expires_at, t.rotated_at, t.successor,
+				ss.expires_at, ss.revoked_at, ss.generation, u.username, u.disabled, u.generation
+			FROM myapp_auth_refresh_tokens t
+			JOIN myapp_auth_sessions ss ON ss.id = t.session_id
+			JOIN myapp_auth_users u ON u.id = ss.user_id
+			WHERE t.token_hash = ?`+s.d.forUpdate, h).Scan(&out.sessionID, &tokExp, &rotatedAt, &sealed,
+			&sessExp, &revokedAt, &sessGen, &out.username, &disabled, &userGen)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			outcome = errTokenUnknown
+			return nil
+		case err != nil:
+			return fmt.Errorf("look up refresh token: %w", err)
+		case revokedAt.Valid:
+			outcome = errSessionRevoked
+			return nil
+		case disabled || sessGen != userGen:
+			// Unreachable while every user change revokes sessions in
+			// the same transaction; kept so a missed revocation fails
+			// closed.
+			outcome = errSessionRevoked
+			return nil
+		case rotatedAt.Valid:
+			if sealed != nil && now-rotatedAt.Int64 <= pol.grace.Milliseconds() {
+				return s.replaySuccessor(ctx, tx, presented, h, sealed, &out)
+			}
+			outcome = errTokenReused
+			return revokeSession(ctx, tx, out.sessionID, "refresh token reuse", now)
+		case tokExp <= now || sessExp <= now:
+			outcome = errTokenExpired
+			return nil
+		}
+
+		out.refresh = newRefreshToken()
+		nextExp := min(millis(pol.now.Add(pol.idle)), sessExp)
+		out.expires = time.UnixMilli(nextExp)
+		var seal []byte
+		if pol.grace > 0 {
+			seal = sealSuccessor(presented, out.refresh, h)
+		}
+		// rotated_at IS NULL makes this a compare-and-swap, which keeps
+		// the rotation single even under a dialect without row locks.
+		res, err := tx.ExecContext(ctx, `UPDATE myapp_auth_refresh_tokens SET rotated_at = ?, successor = ?
+			WHERE token_hash = ? AND rotated_at IS NULL`, now, seal, h)
+		if err != nil {
+			return fmt.Errorf("rotate refresh token: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fmt.Errorf("rotate refresh token: lost a concurrent rotation (%d rows, %v)", n, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO myapp_auth_refresh_tokens (token_hash, session_id, issued_at, expires_at)
+			VALUES (?, ?, ?, ?)`, hashRefreshToken(out.refresh), out.sessionID, now, nextExp); err != nil {
+			return fmt.Errorf("store refresh token: %w", err)
+		}
+		// Sealed successors are only needed during their grace window;
+		// wiping them afterwards leaves nothing to attack later.
+		if _, err := tx.ExecContext(ctx, `UPDATE myapp_auth_refresh_tokens SET successor = NULL
+			WHERE successor IS NOT NULL AND rotated_at < ?`, now-pol.grace.Milliseconds()); err != nil {
+			return fmt.Errorf("wipe sealed successors: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+	return out, outcome
+}
+
+// replaySuccessor answers a duplicate refresh inside the grace window with
+// the successor the first refresh issued.
+func (s *Store) replaySuccessor(ctx context.Context, tx *sql.Tx, presented string, h, sealed []byte, out *issued) error {
+	next, err := openSuccessor(presented, sealed, h)
+	if err != nil {
+		return err
+	}
+	var exp int64
+	if err := tx.QueryRowContext(ctx, `SELECT expires_at FROM myapp_auth_refresh_tokens WHERE token_hash = ?`,
+		hashRefreshToken(next)).Scan(&exp); err != nil {
+		return fmt.Errorf("look up successor: %w", err)
+	}
+	out.refresh, out.expires, out.duplicate = next, time.UnixMilli(exp), true
+	return nil
+}
+
+// revokeByToken ends the session a refresh token (current or rotated)
+// belongs to. An unknown token is not an error: logout is idempotent.
+func (s *Store) revokeByToken(ctx context.Context, presented string, now time.Time) (sessionID string, err error) {
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT session_id FROM myapp_auth_refresh_tokens WHERE token_hash = ?`,
+			hashRefreshToken(presented)).Scan(&sessionID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("look up refresh token: %w", err)
+		}
+		return revokeSession(ctx, tx, sessionID, "logout", millis(now))
+	})
+	return sessionID, err
+}
+
+func revokeSession(ctx context.Context, tx *sql.Tx, sessionID, reason string, now int64) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE myapp_auth_sessions SET revoked_at = ?, revoke_reason = ?
+		WHERE id = ? AND revoked_at IS NULL`, now, reason, sessionID); err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE myapp_auth_refresh_tokens SET successor = NULL
+		WHERE session_id = ? AND successor IS NOT NULL`, sessionID); err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	return nil
+}

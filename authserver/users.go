@@ -1,0 +1,208 @@
+package authserver
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Errors of the user-management methods, for errors.Is.
+var (
+	ErrUserExists   = errors.New("user already exists")
+	ErrUserNotFound = errors.New("user not found")
+)
+
+// errBadCredentials covers unknown user, wrong password and disabled user
+// alike: the HTTP answer must not tell them apart. The wrapped variants
+// exist only so that logs can.
+var (
+	errBadCredentials = errors.New("invalid username or password")
+	errUnknownUser    = fmt.Errorf("%w (unknown user)", errBadCredentials)
+	errUserDisabled   = fmt.Errorf("%w (user disabled)", errBadCredentials)
+	errUserChanged    = fmt.Errorf("%w (user changed during login)", errBadCredentials)
+)
+
+// User is a row of ListUsers. The password hash is deliberately absent.
+type User struct {
+	Username       string
+	Disabled       bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	ActiveSessions int // sessions with an unexpired, unrevoked refresh token
+}
+
+const maxUsernameLen = 128
+
+// validateUsername keeps names printable so they are safe in logs, JWTs
+// and terminal listings. Case is preserved and significant: sub must be
+// exactly what the backend stored.
+func validateUsername(u string) error {
+	if u == "" || len(u) > maxUsernameLen || !utf8.ValidString(u) {
+		return fmt.Errorf("invalid username: 1 to %d bytes of UTF-8 required", maxUsernameLen)
+	}
+	for _, r := range u {
+		if unicode.IsControl(r) || (unicode.IsSpace(r) && r != ' ') {
+			return errors.New("invalid username: control or line-break characters")
+		}
+	}
+	if u[0] == ' ' || u[len(u)-1] == ' ' {
+		return errors.New("invalid username: leading or trailing space")
+	}
+	return nil
+}
+
+// AddUser creates an enabled user. It fails with ErrUserExists if the
+// username is taken.
+func (s *Store) AddUser(ctx context.Context, username, password string) error {
+	if err := validateUsername(username); err != nil {
+		return err
+	}
+	if err := validatePassword(password); err != nil {
+		return err
+	}
+	// Hash before taking the write lock: 30 ms of Argon2 must not block
+	// every refresh in the meantime.
+	h, err := s.hashPassword(ctx, password)
+	if err != nil {
+		return fmt.Errorf("add user %q: %w", username, err)
+	}
+	now := millis(time.Now())
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		// Checked inside the write transaction, so no other writer can
+		// slip in between; portable, unlike matching driver error codes.
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM myapp_auth_users WHERE username = ?`, username).Scan(&n); err != nil {
+			return fmt.Errorf("add user %q: %w", username, err)
+		}
+		if n > 0 {
+			return fmt.Errorf("add user %q: %w", username, ErrUserExists)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO myapp_auth_users (username, password_hash, disabled, generation, created_at, updated_at)
+			VALUES (?, ?, 0, 0, ?, ?)`, username, h, now, now)
+		if err != nil {
+			return fmt.Errorf("add user %q: %w", username, err)
+		}
+		return nil
+	})
+}
+
+// SetPassword replaces the user's password and revokes all their sessions:
+// a password change is how users throw out a thief.
+func (s *Store) SetPassword(ctx context.Context, username, password string) error {
+	if err := validatePassword(password); err != nil {
+		return err
+	}
+	h, err := s.hashPassword(ctx, password)
+	if err != nil {
+		return fmt.Errorf("set password of %q: %w", username, err)
+	}
+	return s.changeUser(ctx, username, "password changed",
+		`UPDATE myapp_auth_users SET password_hash = ?, generation = generation + 1, updated_at = ? WHERE username = ?`, h)
+}
+
+// DisableUser stops the user from logging in and revokes all their
+// sessions. Access tokens already issued stay valid until they expire.
+func (s *Store) DisableUser(ctx context.Context, username string) error {
+	return s.changeUser(ctx, username, "user disabled",
+		`UPDATE myapp_auth_users SET disabled = 1, generation = generation + 1, updated_at = ? WHERE username = ?`)
+}
+
+// changeUser runs update (whose last two parameters are updated_at and
+// username) and revokes the user's sessions in the same transaction. The
+// generation bump also defeats a login or refresh that read the user
+// before this change and writes after it.
+func (s *Store) changeUser(ctx context.Context, username, reason, update string, args ...any) error {
+	now := millis(time.Now())
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, update, append(args, now, username)...)
+		if err != nil {
+			return fmt.Errorf("update user %q: %w", username, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("update user %q: %w", username, err)
+		} else if n == 0 {
+			return fmt.Errorf("update user %q: %w", username, ErrUserNotFound)
+		}
+		const byUser = `(SELECT id FROM myapp_auth_users WHERE username = ?)`
+		if _, err := tx.ExecContext(ctx, `UPDATE myapp_auth_refresh_tokens SET successor = NULL
+			WHERE successor IS NOT NULL AND session_id IN (SELECT id FROM myapp_auth_sessions WHERE user_id = `+byUser+`)`,
+			username); err != nil {
+			return fmt.Errorf("revoke sessions of %q: %w", username, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE myapp_auth_sessions SET revoked_at = ?, revoke_reason = ?
+			WHERE revoked_at IS NULL AND user_id = `+byUser, now, reason, username); err != nil {
+			return fmt.Errorf("revoke sessions of %q: %w", username, err)
+		}
+		return nil
+	})
+}
+
+// ListUsers returns all users ordered by username.
+func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT u.username, u.disabled, u.created_at, u.updated_at,
+		(SELECT COUNT(*) FROM myapp_auth_sessions ss WHERE ss.user_id = u.id AND ss.revoked_at IS NULL AND ss.expires_at > ?
+			AND EXISTS (SELECT 1 FROM myapp_auth_refresh_tokens t
+				WHERE t.session_id = ss.id AND t.rotated_at IS NULL AND t.expires_at > ?))
+		FROM myapp_auth_users u ORDER BY u.username`, millis(time.Now()), millis(time.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var us []User
+	for rows.Next() {
+		var u User
+		var created, updated int64
+		if err := rows.Scan(&u.Username, &u.Disabled, &created, &updated, &u.ActiveSessions); err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		u.CreatedAt, u.UpdatedAt = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
+		us = append(us, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return us, nil
+}
+
+// principal is what a successful password check yields: enough to start a
+// session bound to the user's current generation.
+type principal struct {
+	id         int64
+	username   string
+	generation int64
+}
+
+// authenticate checks a login. Every failure returns errBadCredentials
+// after the same single Argon2id run, whether the user is unknown,
+// disabled or typed the wrong password.
+func (s *Store) authenticate(ctx context.Context, username, password string) (principal, error) {
+	var p principal
+	var hash string
+	var disabled bool
+	err := s.r.QueryRowContext(ctx, `SELECT id, username, password_hash, disabled, generation
+		FROM myapp_auth_users WHERE username = ?`, username).Scan(&p.id, &p.username, &hash, &disabled, &p.generation)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if _, err := s.verifyPassword(ctx, dummyHash, password); err != nil {
+			return principal{}, err
+		}
+		return principal{}, errUnknownUser
+	case err != nil:
+		return principal{}, fmt.Errorf("look up user: %w", err)
+	}
+	ok, err := s.verifyPassword(ctx, hash, password)
+	if err != nil {
+		return principal{}, fmt.Errorf("verify password of %q: %w", username, err)
+	}
+	if !ok {
+		return principal{}, errBadCredentials
+	}
+	if disabled {
+		return principal{}, errUserDisabled
+	}
+	return p, nil
+}
