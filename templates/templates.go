@@ -40,11 +40,17 @@ func currentDir(app string) string { return "/var/www/" + app + "/current" }
 type FieldError struct {
 	Struct string // "Site", "AuthUnit", ...
 	Field  string
-	Value  string
+	Value  string // the offending value; empty when it must not be echoed
 	Reason string
 }
 
+// Error quotes the value (so a newline in it stays visible and harmless)
+// unless it is empty, which is also how values too sensitive to echo are
+// reported.
 func (e *FieldError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("%s.%s: %s", e.Struct, e.Field, e.Reason)
+	}
 	return fmt.Sprintf("%s.%s %q: %s", e.Struct, e.Field, e.Value, e.Reason)
 }
 

@@ -71,7 +71,7 @@ func RenderAuthUnit(u AuthUnit) ([]byte, error) {
 	c.check("Listen", u.Listen, listenReason(u.Listen))
 	bin := binaryOrDefault(&c, u.Binary)
 	if err := c.err(); err != nil {
-		return nil, fmt.Errorf("render %s: %w", u.Name(), err)
+		return nil, fmt.Errorf("render auth unit: %w", err)
 	}
 	return render("auth.service.tmpl", unitView{
 		App:       u.App,
@@ -95,11 +95,12 @@ func RenderAPIUnit(u APIUnit) ([]byte, error) {
 	} else {
 		c.check("Argv[0]", u.Argv[0], pathReason(u.Argv[0]))
 	}
-	for i, a := range u.Argv {
-		c.check(fmt.Sprintf("Argv[%d]", i), a, argReason(a))
+	for i, a := range u.Argv[min(1, len(u.Argv)):] {
+		// Arguments are not echoed in the error: commands carry credentials.
+		c.check(fmt.Sprintf("Argv[%d]", i+1), "", argReason(a))
 	}
 	if err := c.err(); err != nil {
-		return nil, fmt.Errorf("render %s: %w", u.Name(), err)
+		return nil, fmt.Errorf("render api unit: %w", err)
 	}
 	return render("api.service.tmpl", unitView{
 		App:       u.App,
@@ -116,7 +117,7 @@ func RenderAPIUnit(u APIUnit) ([]byte, error) {
 // /etc/myapp, ACME state and challenge files, reloads nginx and runs the
 // user's deploy_hook, whose needs are unknown.
 func RenderRenewService(u RenewUnit) ([]byte, error) {
-	v, err := renewView(u, u.ServiceName())
+	v, err := renewView(u, "renew service")
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +130,7 @@ func RenderRenewService(u RenewUnit) ([]byte, error) {
 // certbot and is frequent enough for 6-day certificates; `cert renew` itself
 // decides whether renewal is due.
 func RenderRenewTimer(u RenewUnit) ([]byte, error) {
-	v, err := renewView(u, u.TimerName())
+	v, err := renewView(u, "renew timer")
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +142,7 @@ func RenderRenewTimer(u RenewUnit) ([]byte, error) {
 // user crontab). cron has no randomized delay, so the minute is derived from
 // the app name: stable for one app, spread across apps.
 func RenewCronLine(u RenewUnit) (string, error) {
-	v, err := renewView(u, "cron line")
+	v, err := renewView(u, "renew cron line")
 	if err != nil {
 		return "", err
 	}

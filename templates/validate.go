@@ -75,19 +75,19 @@ func pathReason(s string) string {
 	return ""
 }
 
-// hostPortReason checks the host of an upstream or listen address: an IP
-// literal or a DNS name, and a numeric port.
-func hostPortReason(host, port string, portRequired bool) string {
-	if host != "" {
-		addr, err := netip.ParseAddr(host)
-		switch {
-		case err == nil && addr.Zone() != "":
-			return "host must not carry an IPv6 zone"
-		case err != nil && (strings.HasPrefix(host, "*.") || domainReason(host) != ""):
-			return "host must be an IP address or a DNS name"
-		}
-	}
-	if port == "" && !portRequired {
+// hostPortReason checks the host and port of an upstream (host required,
+// port optional) or of a listen address (empty host meaning every address,
+// port required): an IP literal or a DNS name, and a numeric port.
+func hostPortReason(host, port string, listen bool) string {
+	addr, err := netip.ParseAddr(host)
+	switch {
+	case host == "" && !listen:
+		return "host must not be empty"
+	case err == nil && addr.Zone() != "":
+		return "host must not carry an IPv6 zone"
+	case host != "" && err != nil && (strings.HasPrefix(host, "*.") || domainReason(host) != ""):
+		return "host must be an IP address or a DNS name"
+	case port == "" && !listen:
 		return ""
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {

@@ -57,6 +57,8 @@ func TestRenderSiteRejects(t *testing.T) {
 		{"upstream bad port", func(s *Site) { s.AuthUpstream = "http://127.0.0.1:99999" }, "AuthUpstream"},
 		{"upstream empty port", func(s *Site) { s.AuthUpstream = "http://127.0.0.1:" }, "AuthUpstream"},
 		{"upstream empty", func(s *Site) { s.AuthUpstream = "" }, "AuthUpstream"},
+		{"upstream without host", func(s *Site) { s.AuthUpstream = "http://:9000" }, "AuthUpstream"},
+		{"upstream with zone", func(s *Site) { s.AuthUpstream = "http://[fe80::1%25eth0]:9000" }, "AuthUpstream"},
 		{"upstream with variable", func(s *Site) { s.AuthUpstream = "http://$host:9000" }, "AuthUpstream"},
 		{"root relative", func(s *Site) { s.Root = "var/www/shop/current" }, "Root"},
 		{"root with dotdot", func(s *Site) { s.Root = "/var/www/../etc" }, "Root"},
@@ -131,6 +133,7 @@ func TestRenderUnitsReject(t *testing.T) {
 		{"auth listen with newline", func() ([]byte, error) {
 			return RenderAuthUnit(AuthUnit{App: "shop", Listen: "127.0.0.1:9000\nUser=root"})
 		}, "Listen"},
+		{"auth listen bad port", func() ([]byte, error) { return RenderAuthUnit(AuthUnit{App: "shop", Listen: "127.0.0.1:09000"}) }, "Listen"},
 		{"auth listen with specifier", func() ([]byte, error) { return RenderAuthUnit(AuthUnit{App: "shop", Listen: "%H:9000"}) }, "Listen"},
 		{"auth binary relative", func() ([]byte, error) {
 			return RenderAuthUnit(AuthUnit{App: "shop", Listen: "127.0.0.1:9000", Binary: "myapp"})
@@ -155,5 +158,22 @@ func TestRenderUnitsReject(t *testing.T) {
 	}
 	if _, err := RenewCronLine(RenewUnit{App: ""}); err == nil {
 		t.Error("RenewCronLine accepted an empty app")
+	}
+}
+
+// Command arguments can carry credentials: a refused one is named, never
+// echoed.
+func TestRenderAPIUnitDoesNotEchoArguments(t *testing.T) {
+	_, err := RenderAPIUnit(APIUnit{App: "shop", Argv: []string{"/usr/bin/app", "--password=hunter2\n"}})
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "Argv[1]") {
+		t.Errorf("error = %v, want it to name Argv[1] without its value", err)
+	}
+}
+
+func TestRenderAuthUnitListenAllAddresses(t *testing.T) {
+	for _, listen := range []string{":9000", "[::1]:9000", "localhost:9000"} {
+		if _, err := RenderAuthUnit(AuthUnit{App: "shop", Listen: listen}); err != nil {
+			t.Errorf("Listen %q: %v", listen, err)
+		}
 	}
 }
