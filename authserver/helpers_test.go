@@ -137,6 +137,12 @@ func (e *env) refresh(tok string) (*http.Response, []byte) {
 	return e.postJSON("/token/refresh", map[string]string{"refresh_token": tok})
 }
 
+func (e *env) mustRefresh(tok string) tokenResponse {
+	e.t.Helper()
+	resp, body := e.refresh(tok)
+	return mustTokens(e.t, resp, body)
+}
+
 func (e *env) me(access string) (*http.Response, []byte) {
 	e.t.Helper()
 	return e.do("GET", "/me", "", "", "Authorization", "Bearer "+access)

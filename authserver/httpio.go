@@ -62,7 +62,9 @@ func readBody(r *http.Request) (bodyFields, error) {
 		f.RefreshToken = r.PostForm.Get("refresh_token")
 	case "application/json":
 		dec := json.NewDecoder(r.Body)
-		if err := dec.Decode(&f); err != nil {
+		if err := dec.Decode(&f); err == io.EOF {
+			return f, nil // fetch() with a JSON content type and no body
+		} else if err != nil {
 			return f, fmt.Errorf("malformed JSON body: %w", err)
 		}
 		if _, err := dec.Token(); err != io.EOF {
