@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,19 @@ func TestInit(t *testing.T) {
 	pristine := e.snapshot(t)
 	t.Run("7_bad_input_fails_before_any_change", func(t *testing.T) { testBadInput(t, e, pristine) })
 	t.Run("6_dry_run_changes_nothing", func(t *testing.T) { testDryRun(t, e, pristine) })
+	t.Run("ssh_known_hosts_with_only_ed25519", func(t *testing.T) {
+		// What OpenSSH records on a first connection: one ed25519 line,
+		// while sshd also offers ECDSA and RSA keys. OpenSSH connects; so
+		// must myapp (it has to prefer the key types known_hosts holds).
+		c := e.config()
+		c.KnownHosts = e.host.KnownHostsEd25519File
+		cfg := e.writeConfig(t, "ed25519-only.toml", c)
+		r := e.myapp(t, ctx, "--config", cfg, "init", "--host", hostName, "--dry-run")
+		if r.code != 0 {
+			t.Errorf("exit %d, want 0 (ssh -o UserKnownHostsFile=%s connects to this host)\n%s", r.code, c.KnownHosts, r)
+		}
+		e.assertUnchanged(t, pristine, "init --dry-run")
+	})
 
 	cfg := e.writeConfig(t, "myapp.toml", e.config())
 	var first hostReport
@@ -106,8 +120,9 @@ func testBadInput(t *testing.T, e *env, pristine testenv.Snapshot) {
 		p.Extra = `colour = "blue"` // line 3
 		cfg := e.writeConfig(t, "unknown-key.toml", p)
 		r := e.myapp(t, ctx, "--config", cfg, "init", "--host", hostName)
+		t.Logf("%s", r)
 		if r.code != 2 {
-			t.Errorf("exit %d, want 2\n%s", r.code, r)
+			t.Errorf("exit %d, want 2", r.code)
 		}
 		msg := r.stderr + r.stdout
 		if !strings.Contains(msg, "unknown-key.toml") || !regexp.MustCompile(`(line 3\b|:3\b)`).MatchString(msg) || !strings.Contains(msg, "colour") {
@@ -125,14 +140,15 @@ func testBadInput(t *testing.T, e *env, pristine testenv.Snapshot) {
 			p.Domains = []string{tc.domain, domain2}
 			cfg := e.writeConfig(t, tc.name+".toml", p)
 			r := e.myapp(t, ctx, "--config", cfg, "init", "--host", hostName)
+			t.Logf("%s", r)
 			if r.code != 2 {
-				t.Errorf("exit %d, want 2\n%s", r.code, r)
+				t.Errorf("exit %d, want 2", r.code)
 			}
 			msg := r.stderr + r.stdout
 			if !strings.Contains(msg, "domains") || !strings.Contains(msg, tc.name+".toml") {
 				t.Errorf("error should name the file and the key domains:\n%s", r)
 			}
-			e.assertUnchanged(t, pristine, "a config with domain "+tc.domain)
+			e.assertUnchanged(t, pristine, "a config with domain "+strconv.Quote(tc.domain))
 		})
 	}
 
@@ -145,8 +161,9 @@ func testBadInput(t *testing.T, e *env, pristine testenv.Snapshot) {
 		p.KnownHosts = empty
 		cfg := e.writeConfig(t, "unknown-host-key.toml", p)
 		r := e.myapp(t, ctx, "--config", cfg, "init", "--host", hostName)
+		t.Logf("%s", r)
 		if r.code != 1 && r.code != 2 {
-			t.Errorf("exit %d, want 1 or 2\n%s", r.code, r)
+			t.Errorf("exit %d, want 1 or 2", r.code)
 		}
 		msg := r.stderr + r.stdout
 		namesHost := strings.Contains(msg, hostName) || strings.Contains(msg, e.host.Addr)
@@ -177,9 +194,7 @@ func testDryRun(t *testing.T, e *env, pristine testenv.Snapshot) {
 			t.Errorf("dry-run stdout lacks %q", want)
 		}
 	}
-	if t.Failed() {
-		t.Logf("%s", r)
-	}
+	t.Logf("%s", r)
 	e.assertUnchanged(t, pristine, "init --dry-run")
 	if _, err := os.Lstat(e.host.Path("/usr/sbin/nginx")); err == nil {
 		t.Errorf("init --dry-run installed nginx")

@@ -40,15 +40,21 @@ type HostOptions struct {
 // Machine is a booted throwaway host. Its sshd answers on Addr for User with
 // the key in IdentityFile; KnownHostsFile holds its host key.
 type Machine struct {
-	Name           string
-	Addr           string // "127.0.0.1:PORT"
-	Port           int
-	User           string // "root"
-	IdentityFile   string // private key, OpenSSH format, mode 0600
-	KnownHostsFile string // "[127.0.0.1]:PORT ssh-ed25519 AAAA..."
-	HostKey        string // the host's "ssh-ed25519 AAAA..." line
-	Root           string // the container's root directory on this machine
-	ConsoleLog     string // systemd-nspawn's output (the container console)
+	Name         string
+	Addr         string // "127.0.0.1:PORT"
+	Port         int
+	User         string // "root"
+	IdentityFile string // private key, OpenSSH format, mode 0600
+	// KnownHostsFile has every host key of the machine for [127.0.0.1]:PORT,
+	// as ssh-keyscan writes them.
+	KnownHostsFile string
+	// KnownHostsEd25519File has only the ed25519 host key, which is what an
+	// OpenSSH client records on a first connection: a client must then
+	// negotiate ed25519 even though the server offers other key types.
+	KnownHostsEd25519File string
+	HostKey               string // the host's "ssh-ed25519 AAAA..." line
+	Root                  string // the container's root directory on this machine
+	ConsoleLog            string // systemd-nspawn's output (the container console)
 
 	dir      string
 	cmd      *exec.Cmd
@@ -97,16 +103,17 @@ func BootHost(ctx context.Context, opts HostOptions) (m *Machine, err error) {
 		return nil, err
 	}
 	m = &Machine{
-		Name:           opts.Name,
-		Port:           opts.SSHPort,
-		Addr:           "127.0.0.1:" + strconv.Itoa(opts.SSHPort),
-		User:           "root",
-		IdentityFile:   filepath.Join(dir, "id_ed25519"),
-		KnownHostsFile: filepath.Join(dir, "known_hosts"),
-		Root:           filepath.Join(dir, "root"),
-		ConsoleLog:     filepath.Join(dir, "console.log"),
-		dir:            dir,
-		done:           make(chan struct{}),
+		Name:                  opts.Name,
+		Port:                  opts.SSHPort,
+		Addr:                  "127.0.0.1:" + strconv.Itoa(opts.SSHPort),
+		User:                  "root",
+		IdentityFile:          filepath.Join(dir, "id_ed25519"),
+		KnownHostsFile:        filepath.Join(dir, "known_hosts"),
+		KnownHostsEd25519File: filepath.Join(dir, "known_hosts.ed25519"),
+		Root:                  filepath.Join(dir, "root"),
+		ConsoleLog:            filepath.Join(dir, "console.log"),
+		dir:                   dir,
+		done:                  make(chan struct{}),
 	}
 	defer func() {
 		if err != nil {
@@ -176,17 +183,29 @@ func (m *Machine) prepare(opts HostOptions) error {
 	if err := ensureHostKeys(context.Background(), m.Root); err != nil {
 		return err
 	}
-	hostPub, err := os.ReadFile(filepath.Join(m.Root, "etc/ssh/ssh_host_ed25519_key.pub"))
-	if err != nil {
-		return err
+	var all strings.Builder
+	for _, typ := range []string{"ed25519", "ecdsa", "rsa"} {
+		hostPub, err := os.ReadFile(filepath.Join(m.Root, "etc/ssh/ssh_host_"+typ+"_key.pub"))
+		if errors.Is(err, os.ErrNotExist) && typ != "ed25519" {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		f := strings.Fields(string(hostPub))
+		if len(f) < 2 {
+			return fmt.Errorf("bad host key %q", hostPub)
+		}
+		line := fmt.Sprintf("[127.0.0.1]:%d %s %s\n", m.Port, f[0], f[1])
+		if typ == "ed25519" {
+			m.HostKey = f[0] + " " + f[1]
+			if err := os.WriteFile(m.KnownHostsEd25519File, []byte(line), 0o644); err != nil {
+				return err
+			}
+		}
+		all.WriteString(line)
 	}
-	f := strings.Fields(string(hostPub))
-	if len(f) < 2 {
-		return fmt.Errorf("bad host key %q", hostPub)
-	}
-	m.HostKey = f[0] + " " + f[1]
-	known := fmt.Sprintf("[127.0.0.1]:%d %s\n", m.Port, m.HostKey)
-	if err := os.WriteFile(m.KnownHostsFile, []byte(known), 0o644); err != nil {
+	if err := os.WriteFile(m.KnownHostsFile, []byte(all.String()), 0o644); err != nil {
 		return err
 	}
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -57,8 +58,19 @@ func TestEnvironment(t *testing.T) {
 			t.Errorf("probe file = %q, %v", b, err)
 		}
 		known, _ := os.ReadFile(m.KnownHostsFile)
-		if !strings.HasPrefix(string(known), "[127.0.0.1]:") || !strings.Contains(string(known), "ssh-ed25519 ") {
+		if !strings.HasPrefix(string(known), "[127.0.0.1]:") || !strings.Contains(string(known), "ssh-ed25519 ") ||
+			!strings.Contains(string(known), "ecdsa-sha2-nistp256 ") {
 			t.Errorf("known_hosts = %q", known)
+		}
+		// OpenSSH with only the ed25519 key known negotiates ed25519.
+		args := m.sshArgs()
+		for i, a := range args {
+			if a == "UserKnownHostsFile="+m.KnownHostsFile {
+				args[i] = "UserKnownHostsFile=" + m.KnownHostsEd25519File
+			}
+		}
+		if out, err := exec.CommandContext(ctx, "ssh", append(args, "true")...).CombinedOutput(); err != nil {
+			t.Errorf("ssh with known_hosts.ed25519: %v %s", err, out)
 		}
 		st, err := os.Stat(m.IdentityFile)
 		if err != nil || st.Mode().Perm() != 0o600 {
