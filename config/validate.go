@@ -156,14 +156,15 @@ func ValidateDomain(d string, wildcardOK bool) error {
 	return nil
 }
 
-// ValidateUpstream accepts http(s)://host:port[/path] with no query.
+// ValidateUpstream accepts http://host[:port]: a local backend, proxied
+// with its prefix stripped (a path or https would need more nginx settings).
 func ValidateUpstream(s string) error {
 	if hasControl(s) || strings.ContainsAny(s, " ;{}'\"$\\") {
 		return fmt.Errorf("contains characters not allowed in a URL here")
 	}
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return fmt.Errorf("want a URL like http://127.0.0.1:8000")
+	if err != nil || u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("want http://host:port, like http://127.0.0.1:8000")
 	}
 	return nil
 }
