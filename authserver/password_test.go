@@ -1,0 +1,69 @@
+package authserver
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPasswordHashVerify(t *testing.T) {
+	st := openTestStore(t)
+	ctx := t.Context()
+	h, err := st.hashPassword(ctx, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, _ := st.hashPassword(ctx, testPassword)
+	if h == h2 {
+		t.Error("two hashes of one password are equal: salt not random")
+	}
+	for pw, want := range map[string]bool{testPassword: true, testPassword + " ": false, "": false} {
+		if ok, err := st.verifyPassword(ctx, h, pw); err != nil || ok != want {
+			t.Errorf("verify %q = %v, %v; want %v", pw, ok, err, want)
+		}
+	}
+	if ok, err := st.verifyPassword(ctx, dummyHash, testPassword); err != nil || ok {
+		t.Errorf("dummy hash: %v, %v; want a clean mismatch", ok, err)
+	}
+}
+
+func TestParsePHCRejects(t *testing.T) {
+	const salt, key = "c2FsdHNhbHRzYWx0c2FsdA", "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U"
+	ok := "$argon2id$v=19$m=19456,t=2,p=1$" + salt + "$" + key
+	if _, err := parsePHC(ok); err != nil {
+		t.Fatalf("valid PHC refused: %v", err)
+	}
+	for _, bad := range []string{
+		"", "plaintext", "$2b$10$abcdefghijklmnopqrstuv", // bcrypt
+		strings.Replace(ok, "argon2id", "argon2i", 1),
+		strings.Replace(ok, "v=19", "v=16", 1),
+		strings.Replace(ok, "m=19456", "m=4194304", 1), // 4 GiB per login
+		strings.Replace(ok, "t=2", "t=1000", 1),
+		strings.Replace(ok, "t=2", "t=0", 1),
+		strings.Replace(ok, "p=1", "p=0", 1),
+		strings.Replace(ok, salt, "!!", 1),
+		strings.Replace(ok, key, "c2hvcnQ", 1),
+		ok + "$extra",
+	} {
+		if _, err := parsePHC(bad); err == nil {
+			t.Errorf("parsePHC(%q) accepted", bad)
+		}
+	}
+}
+
+// A client that gives up while queued for a hashing slot frees its place.
+func TestHashSemaphoreHonoursContext(t *testing.T) {
+	st := openTestStore(t)
+	for range cap(st.hashes) {
+		st.hashes <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := st.verifyPassword(ctx, dummyHash, testPassword); err == nil {
+		t.Fatal("verify with every slot taken and an expired context succeeded")
+	}
+	for range cap(st.hashes) {
+		<-st.hashes
+	}
+}
