@@ -32,6 +32,10 @@ const (
 	maxGrace = time.Minute
 )
 
+// loginTimeout bounds a login's wait for the password-hashing semaphore
+// (a variable so that a test need not wait for it).
+var loginTimeout = 10 * time.Second
+
 // Server answers the auth HTTP API. Create it with New.
 type Server struct {
 	opts Options
@@ -111,7 +115,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "username and password are required")
 		return
 	}
-	ctx := r.Context()
+	// A login stuck this long behind others for a hashing slot is better
+	// answered "busy" than left hanging until the write timeout.
+	ctx, cancel := context.WithTimeout(r.Context(), loginTimeout)
+	defer cancel()
 	p := principal{}
 	if len(f.Password) <= maxPasswordLen {
 		p, err = s.st.authenticate(ctx, f.Username, f.Password)
@@ -266,6 +273,12 @@ func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, iss issued)
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, op string, err error) {
 	if r.Context().Err() != nil {
 		s.log.DebugContext(r.Context(), op+" abandoned by client", "err", err)
+		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.log.WarnContext(r.Context(), op+" timed out", "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "server busy, try again")
 		return
 	}
 	s.log.ErrorContext(r.Context(), op+" failed", "err", err)

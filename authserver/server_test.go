@@ -190,3 +190,24 @@ func TestNewValidatesOptions(t *testing.T) {
 		t.Errorf("defaults: %+v", s.opts)
 	}
 }
+
+// With every hashing slot taken for too long, a login is told to come
+// back rather than left hanging.
+func TestLoginBusy(t *testing.T) {
+	e := newEnv(t)
+	defer func(d time.Duration) { loginTimeout = d }(loginTimeout)
+	loginTimeout = 50 * time.Millisecond
+	for range cap(e.st.hashes) {
+		e.st.hashes <- struct{}{}
+	}
+	defer func() {
+		for range cap(e.st.hashes) {
+			<-e.st.hashes
+		}
+	}()
+	resp, body := e.postForm("/token", url.Values{"username": {testUser}, "password": {testPassword}})
+	wantError(t, resp, body, http.StatusServiceUnavailable, "temporarily_unavailable")
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+}

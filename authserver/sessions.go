@@ -118,13 +118,18 @@ func (s *Store) rotate(ctx context.Context, presented string, pol policy) (issue
 			// closed.
 			outcome = errSessionRevoked
 			return nil
+		case sessExp <= now:
+			outcome = errTokenExpired
+			return nil
 		case rotatedAt.Valid:
+			// Checked before the token's own expiry: an old rotated token
+			// is evidence of a copied session however old it is.
 			if sealed != nil && now-rotatedAt.Int64 <= pol.grace.Milliseconds() {
 				return s.replaySuccessor(ctx, tx, presented, h, sealed, &out)
 			}
 			outcome = errTokenReused
 			return revokeSession(ctx, tx, out.sessionID, "refresh token reuse", now)
-		case tokExp <= now || sessExp <= now:
+		case tokExp <= now:
 			outcome = errTokenExpired
 			return nil
 		}
