@@ -52,12 +52,18 @@
 //
 // Token responses are {"access_token", "refresh_token", "token_type":
 // "bearer", "expires_in"} with Cache-Control: no-store, and set the
-// refresh token as an HttpOnly, Secure, SameSite=Strict cookie with path
-// /auth/. Failures are JSON {"error", "detail"}: a wrong password, unknown
-// or disabled user gives the same 401 invalid_grant; a bad, expired,
-// revoked or reused refresh token gives 401 invalid_grant; a missing one
-// gives 400 invalid_request. Cross-origin browser POSTs are refused (403)
-// so no other site can log a browser in or out.
+// refresh token as the cookie "refresh_token" (HttpOnly, Secure,
+// SameSite=Strict, path /auth/). Every response carries Cache-Control:
+// no-store and Pragma: no-cache. Failures are JSON {"error", "detail"}: a
+// wrong password, unknown or disabled user gives the same 401
+// invalid_grant; a bad, expired, revoked or reused refresh token gives 401
+// invalid_grant; a missing one, or a malformed body, 400 invalid_request;
+// a body that is neither form nor JSON on /token, 415. A login queued over
+// 10 s behind other password hashes gets 503 temporarily_unavailable with
+// Retry-After. Cross-origin browser POSTs are refused with 403 so that no
+// other site can log a browser in or out. Bodies are limited to 16 KiB;
+// ListenAndServe adds header, read, write and idle timeouts and a 16 KiB
+// header limit.
 //
 // # Tokens
 //

@@ -120,36 +120,35 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), loginTimeout)
 	defer cancel()
 	p := principal{}
-	if len(f.Password) <= maxPasswordLen {
-		p, err = s.st.authenticate(ctx, f.Username, f.Password)
+	tooLong := len(f.Password) > maxPasswordLen
+	if tooLong {
+		err = errBadCredentials // decided by the input alone, so no timing to equalise
 	} else {
-		err = errBadCredentials // depends on the input only, so no timing to equalise
+		p, err = s.st.authenticate(ctx, f.Username, f.Password)
 	}
 	var iss issued
 	if err == nil {
 		iss, err = s.st.createSession(ctx, p, s.policy())
 	}
-	switch {
-	case errors.Is(err, errUnknownUser):
-		// The name is not logged: unknown "usernames" are often
-		// passwords typed into the wrong field.
-		s.log.InfoContext(ctx, "login failed", "reason", "unknown user", "remote", clientIP(r))
-		writeError(w, http.StatusUnauthorized, "invalid_grant", errBadCredentials.Error())
-		return
-	case errors.Is(err, errBadCredentials):
-		reason := "wrong password"
+	if errors.Is(err, errBadCredentials) {
+		// A name that matched no user is not logged: unknown "usernames"
+		// are often passwords typed into the wrong field.
+		attrs := []any{"reason", "wrong password", "user", f.Username, "remote", clientIP(r)}
 		switch {
+		case tooLong:
+			attrs = []any{"reason", "password too long", "remote", clientIP(r)}
+		case errors.Is(err, errUnknownUser):
+			attrs = []any{"reason", "unknown user", "remote", clientIP(r)}
 		case errors.Is(err, errUserDisabled):
-			reason = "user disabled"
+			attrs[1] = "user disabled"
 		case errors.Is(err, errUserChanged):
-			reason = "user changed during login"
-		case len(f.Password) > maxPasswordLen:
-			reason = "password too long"
+			attrs[1] = "user changed during login"
 		}
-		s.log.InfoContext(ctx, "login failed", "user", f.Username, "reason", reason, "remote", clientIP(r))
+		s.log.InfoContext(ctx, "login failed", attrs...)
 		writeError(w, http.StatusUnauthorized, "invalid_grant", errBadCredentials.Error())
 		return
-	case err != nil:
+	}
+	if err != nil {
 		s.serverError(w, r, "login", err)
 		return
 	}
