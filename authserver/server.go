@@ -15,13 +15,13 @@ import (
 
 // Options configure a Server. Zero durations take the defaults.
 type Options struct {
-	SecretKey     []byte        // HS256 key, the .env SECRET_KEY bytes as-is; at least 32 bytes
-	AccessTTL     time.Duration // access token lifetime; default 15m
-	RefreshTTL    time.Duration // lifetime of each refresh token, renewed by every refresh; default 720h
-	SessionMaxAge time.Duration // absolute session lifetime, however active; default the longer of 90 days and RefreshTTL
-	Grace         time.Duration // window in which a rotated refresh token gets its successor again; default 10s, negative disables
-	Issuer        string        // iss claim, e.g. "myapp/shop"; checked on /me when set
-	Logger        *slog.Logger  // default: discard
+	SecretKey     []byte           // HS256 key, the .env SECRET_KEY bytes as-is; at least 32 bytes
+	AccessTTL     time.Duration    // access token lifetime; default 15m
+	RefreshTTL    time.Duration    // lifetime of each refresh token, renewed by every refresh; default 720h
+	SessionMaxAge time.Duration    // absolute session lifetime, however active; default the longer of 90 days and RefreshTTL
+	Grace         time.Duration    // window in which a rotated refresh token gets its successor again; default 10s, negative disables
+	Issuer        string           // iss claim, e.g. "myapp/shop"; checked on /me when set
+	Logger        *slog.Logger     // default: discard
 	Now           func() time.Time // clock; default time.Now (tests inject their own)
 }
 
