@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -133,8 +134,12 @@ func newAuthUserCmd(g *Globals, opts *AuthOptions) *cobra.Command {
 		if err != nil {
 			return fmt.Errorf("open auth database: %w", err)
 		}
-		defer st.Close()
-		return fn(st)
+		err = fn(st)
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+		matchSQLiteOwner(e.dbURL)
+		return err
 	}
 	add := &cobra.Command{
 		Use: "add USERNAME", Short: "Add a user", Args: cobra.ExactArgs(1),
@@ -261,4 +266,33 @@ func readPassword(g *Globals, fromStdin, confirm bool) (string, error) {
 		}
 	}
 	return string(a), nil
+}
+
+// matchSQLiteOwner gives a SQLite database (and its -wal/-shm files) the
+// owner of its directory. Run as root on a host, `auth user add` may create
+// them, and the auth server, running as the service user, must still be able
+// to open them. Best effort: other databases and non-root runs are left alone.
+func matchSQLiteOwner(dbURL string) {
+	if os.Geteuid() != 0 || !strings.HasPrefix(dbURL, "sqlite") {
+		return
+	}
+	_, rest, ok := strings.Cut(dbURL, ":///")
+	if !ok {
+		return
+	}
+	path, _, _ := strings.Cut(rest, "?")
+	if !strings.HasPrefix(path, "/") {
+		path = filepath.Join(".", path)
+	}
+	fi, err := os.Stat(filepath.Dir(path))
+	if err != nil {
+		return
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		_ = os.Lchown(p, int(st.Uid), int(st.Gid))
+	}
 }
