@@ -227,7 +227,7 @@ func (m *Machine) start() error {
 	// --register=no --keep-unit: there is no systemd/dbus on this machine.
 	m.cmd = exec.Command("systemd-nspawn", "-D", m.Root, "-b",
 		"--register=no", "--keep-unit", "--machine="+m.Name,
-		"--console=read-only", "--link-journal=no")
+		"--console=read-only", "--link-journal=no", "--setenv=SYSTEMD_COLORS=0")
 	m.cmd.Stdout, m.cmd.Stderr = logf, logf
 	m.cmd.Stdin = nil
 	// Own process group, and an orderly container shutdown (nspawn's SIGTERM
