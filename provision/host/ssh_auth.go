@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -28,13 +29,19 @@ const EnvSSHKey = "MYAPP_SSH_KEY"
 func loadSigners(cfg SSHConfig) (signers []ssh.Signer, closeAgent func(), err error) {
 	var locked []string // keys that need a passphrase and were asked for
 	if pem := os.Getenv(EnvSSHKey); pem != "" {
+		// CI settings that cannot hold newlines (masked variables) get the
+		// key with literal "\n" escapes instead.
+		if !strings.Contains(pem, "\n") {
+			pem = strings.ReplaceAll(pem, `\n`, "\n")
+		}
 		s, err := ssh.ParsePrivateKey([]byte(pem))
 		switch {
 		case isPassphraseMissing(err):
 			locked = append(locked, EnvSSHKey)
 		case err != nil:
 			// Never quote the variable: it is a secret.
-			return nil, nil, fmt.Errorf("parse private key in %s: %w", EnvSSHKey, err)
+			return nil, nil, fmt.Errorf("parse private key in %s: %w\nhint: it must hold the whole key file "+
+				"as ssh-keygen wrote it, BEGIN and END lines included", EnvSSHKey, err)
 		default:
 			signers = append(signers, s)
 		}

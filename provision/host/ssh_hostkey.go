@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -39,9 +40,13 @@ func (e *HostKeyError) Error() string {
 	case e.Mismatch():
 		// Upper case on purpose, as in ssh's own warning: this message may
 		// be the only sign of a man-in-the-middle and must not be skimmed.
-		fmt.Fprintf(&b, "HOST KEY MISMATCH for %s: the server offers %s %s, but %s has %s for it\n"+
+		record := e.Source + " has " + strings.Join(e.Known, ", ") + " for it"
+		if e.Source == "host_key" {
+			record = "host_key pins " + strings.Join(e.Known, ", ")
+		}
+		fmt.Fprintf(&b, "HOST KEY MISMATCH for %s: the server offers %s %s, but %s\n"+
 			"someone may be intercepting the connection (man-in-the-middle), or the host was reinstalled\n",
-			e.Address, keyType(e.Key), e.Fingerprint, e.Source, strings.Join(e.Known, ", "))
+			e.Address, keyType(e.Key), e.Fingerprint, record)
 		if e.Source == "host_key" {
 			b.WriteString("hint: verify the new fingerprint with the host's owner, then update host_key")
 		} else {
@@ -125,7 +130,7 @@ func (v *verifier) recorded() []ssh.PublicKey {
 	if v.db == nil {
 		return nil
 	}
-	probe, err := ssh.NewPublicKey(make([]byte, 32)) // an all-zero ed25519 key
+	probe, err := ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
 	if err != nil {
 		return nil
 	}
