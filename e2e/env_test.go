@@ -191,9 +191,17 @@ func (e *env) assertUnchanged(t *testing.T, before testenv.Snapshot, what string
 	}
 }
 
-// buildCLI builds myapp from the repository root (CGO off, like a release).
+// buildCLI builds myapp from the repository root (CGO off, like a release),
+// or returns MYAPP_E2E_BIN when set (to test a release binary).
 func buildCLI(t *testing.T, repo, out string) string {
 	t.Helper()
+	if bin := os.Getenv("MYAPP_E2E_BIN"); bin != "" {
+		abs, err := filepath.Abs(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return abs
+	}
 	if _, err := os.Stat(filepath.Join(repo, "main.go")); err != nil && os.Getenv("CI") != "true" {
 		t.Skip("no main.go at the repository root yet: the CLI does not exist")
 	}

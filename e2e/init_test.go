@@ -258,12 +258,21 @@ func testLayout(t *testing.T, e *env) {
 		"/var/www/" + app + "/acme",
 		"/var/lib/myapp/acme",
 	} {
-		if _, err := os.Stat(e.host.Path(p)); err != nil {
+		if _, err := os.Lstat(e.host.Path(p)); err != nil {
 			t.Errorf("missing %s: %v", p, err)
 		}
 	}
-	if _, err := os.Stat(e.host.Path("/etc/nginx/sites-enabled/" + app + ".conf")); err != nil {
-		t.Errorf("site not enabled: %v", err)
+	// The link's target is a path inside the host: resolve it there, not here.
+	enabled := "/etc/nginx/sites-enabled/" + app + ".conf"
+	if target, err := os.Readlink(e.host.Path(enabled)); err != nil {
+		t.Errorf("site not enabled: %s is not a symlink: %v", enabled, err)
+	} else {
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(enabled), target)
+		}
+		if filepath.Clean(target) != "/etc/nginx/sites-available/"+app+".conf" {
+			t.Errorf("%s -> %s, want /etc/nginx/sites-available/%s.conf", enabled, target, app)
+		}
 	}
 	cur := "/var/www/" + app + "/current"
 	target, err := os.Readlink(e.host.Path(cur))
