@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -54,7 +55,8 @@ func (serviceUser) Plan(ctx context.Context, t *Target) (*Change, error) {
 	if err == nil {
 		return nil, nil
 	}
-	if _, ok := err.(*host.ExitError); !ok {
+	var exit *host.ExitError
+	if !errors.As(err, &exit) {
 		return nil, err
 	}
 	return &Change{Cmds: []host.Cmd{{Argv: []string{"useradd", "--system", "--user-group", "--no-create-home",
