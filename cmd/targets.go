@@ -81,11 +81,8 @@ func (r hostRef) connect(ctx context.Context) (host.Host, error) {
 	if r.local {
 		return host.NewLocal(), nil
 	}
-	h, err := host.DialSSH(ctx, r.ssh)
-	if err != nil {
-		return nil, fmt.Errorf("%s: connect: %w", r.name, err)
-	}
-	return h, nil
+	return host.DialSSH(ctx, r.ssh) // its errors name the host and the step
+
 }
 
 // newTarget prepares a provisioning target for cfg on h.
