@@ -16,7 +16,7 @@ import (
 // and its DNS says 127.0.0.1 for any name.
 func TestEnvironment(t *testing.T) {
 	Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	unlock, err := Lock(ctx)
 	if err != nil {
