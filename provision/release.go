@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -114,8 +113,7 @@ type firstRelease struct{}
 func (firstRelease) Name() string { return "frontend release" }
 
 func (firstRelease) Plan(ctx context.Context, t *Target) (*Change, error) {
-	if fi, err := t.Host.Stat(ctx, t.Paths.Current); err == nil {
-		_ = fi
+	if _, err := t.Host.Stat(ctx, t.Paths.Current); err == nil {
 		return nil, nil
 	} else if !host.IsNotExist(err) {
 		return nil, err
@@ -140,5 +138,3 @@ func (firstRelease) Plan(ctx context.Context, t *Target) (*Change, error) {
 		},
 	}, nil
 }
-
-var _ = io.EOF

@@ -2,9 +2,7 @@ package provision
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 )
 
 // StepResult is one line of the report.
@@ -110,6 +108,3 @@ func (discard) Plan(string, string, *Change) {}
 
 // Discard is a Reporter for callers that only want the HostResult.
 var Discard Reporter = discard{}
-
-var _ = errors.New
-var _ io.Writer

@@ -95,7 +95,9 @@ func TestSiteRestoredWhenNginxRejectsIt(t *testing.T) {
 
 func TestSiteBootstrapUntilCertificate(t *testing.T) {
 	h := newFakeHost(t)
-	h.run = func(argv []string) (string, error, bool) { return "", nil, argv[0] == "nginx" || argv[0] == "systemctl" }
+	h.run = func(argv []string) (string, error, bool) {
+		return "", nil, argv[0] == "nginx" || argv[0] == "systemctl"
+	}
 	tg := testTarget(t, h, "", nil)
 	apply(t, tg, nginxSite{name: "nginx site"})
 	site := string(h.files["/etc/nginx/sites-available/shop.conf"].Data)

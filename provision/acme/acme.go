@@ -16,7 +16,6 @@ import (
 	stdlog "log"
 	"net/http"
 	"net/url"
-	"os"
 	"path"
 	"regexp"
 	"strings"
@@ -249,5 +248,3 @@ func (is *Issuer) saveAccount(ctx context.Context, h host.Host, acct *account) e
 	}
 	return h.WriteFile(ctx, host.FileSpec{Path: is.accountDir() + "/account.json", Data: data, Mode: 0o600})
 }
-
-var _ = os.Getenv
