@@ -13,25 +13,14 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-if [[ $(id -u) -ne 0 ]]; then
-	echo "demo.sh: run as root (it boots a container with systemd-nspawn)" >&2
-	exit 1
-fi
-if ! command -v go >/dev/null; then
-	echo "demo.sh: go not found in PATH (hint: this needs the Go toolchain named in go.mod)" >&2
-	exit 1
-fi
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
-packages=(debootstrap systemd-container openssh-client curl ca-certificates tar iproute2)
-missing=()
-for p in "${packages[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-	echo "==> apt-get install ${missing[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+require_root
+require_go
+install_packages debootstrap systemd-container openssh-client curl ca-certificates tar iproute2
+stop_host_nginx
+require_free_ports "${E2E_PORTS[@]}"
 
 work=$(mktemp -d /tmp/myapp-demo-bin.XXXXXX)
 trap 'rm -rf "$work"' EXIT
