@@ -129,7 +129,7 @@ func (h *sshHost) run(ctx context.Context, c Cmd) ([]byte, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	s, err := h.client.NewSession()
+	s, err := h.newSession(ctx)
 	if err != nil {
 		return nil, h.connErr("open session", err)
 	}
@@ -146,9 +146,17 @@ func (h *sshHost) run(ctx context.Context, c Cmd) ([]byte, error) {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		// Best effort: not every sshd honours signals, but closing the
-		// channel hangs up on the command in any case.
-		s.Signal(ssh.SIGKILL)
+		// TERM first: sudo relays it to the command, but dies of a KILL
+		// without passing it on, which would orphan the command. Signals
+		// are best effort: OpenSSH refuses them for root logins ("session
+		// signalling requires privilege separation"), so there, as with
+		// ssh(1) without a tty, the command runs on after we hang up.
+		s.Signal(ssh.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+			s.Signal(ssh.SIGKILL)
+		}
 		s.Close()
 		return nil, ctx.Err()
 	}
@@ -163,6 +171,29 @@ func (h *sshHost) run(ctx context.Context, c Cmd) ([]byte, error) {
 		return nil, h.connErr("wait for command", err)
 	}
 	return stdout.Bytes(), nil
+}
+
+// newSession opens a session, waiting a little when the server refuses
+// one: sshd counts a session until it has seen our close, which trails the
+// end of the previous command, and its MaxSessions may be set below ours.
+func (h *sshHost) newSession(ctx context.Context) (*ssh.Session, error) {
+	delay, deadline := 5*time.Millisecond, time.Now().Add(10*time.Second)
+	for {
+		s, err := h.client.NewSession()
+		var oce *ssh.OpenChannelError
+		if err == nil || !errors.As(err, &oce) || oce.Reason != ssh.ConnectionFailed && oce.Reason != ssh.ResourceShortage {
+			return s, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w\nhint: the server refuses more sessions; check MaxSessions in its sshd_config", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 200*time.Millisecond)
+	}
 }
 
 func (h *sshHost) Dial(ctx context.Context, network, addr string) (net.Conn, error) {

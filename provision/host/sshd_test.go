@@ -38,7 +38,8 @@ type sshd struct {
 	knownHosts string // a known_hosts file holding the ed25519 host key
 }
 
-func startSSHD(t *testing.T) *sshd {
+// startSSHD starts the server; extra lines are appended to sshd_config.
+func startSSHD(t *testing.T, extra ...string) *sshd {
 	t.Helper()
 	bin, err := exec.LookPath("sshd")
 	if err != nil {
@@ -71,7 +72,7 @@ func startSSHD(t *testing.T) *sshd {
 	d.authorize(t, "root", d.clientKey.Public())
 
 	for attempt := 0; ; attempt++ {
-		err := d.start(t, bin)
+		err := d.start(t, bin, extra)
 		if err == nil {
 			break
 		}
@@ -84,7 +85,7 @@ func startSSHD(t *testing.T) *sshd {
 	return d
 }
 
-func (d *sshd) start(t *testing.T, bin string) error {
+func (d *sshd) start(t *testing.T, bin string, extra []string) error {
 	d.port = freePort(t)
 	d.addr = net.JoinHostPort("127.0.0.1", d.port)
 	conf := filepath.Join(d.dir, "sshd_config")
@@ -101,7 +102,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 AllowTcpForwarding yes
 LogLevel VERBOSE
-`, d.port, d.dir, d.dir, d.dir)
+`, d.port, d.dir, d.dir, d.dir) + strings.Join(extra, "\n")
 	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 		return err
 	}
