@@ -85,7 +85,9 @@ type Host interface {
 
 	// Run runs argv (as root: via sudo when the login user is not root) and
 	// returns its stdout. A non-zero exit is an *ExitError (errors.As works
-	// through the wrapping that names the host).
+	// through the wrapping that names the host). When ctx ends, Run returns
+	// ctx.Err() at once and stops the command where the transport can: a
+	// root login over SSH cannot signal it, so it runs on, hung up.
 	Run(ctx context.Context, c Cmd) (stdout []byte, err error)
 
 	// ReadFile returns a file's content; a missing file is fs.ErrNotExist.

@@ -123,6 +123,9 @@ func (h *sshHost) run(ctx context.Context, c Cmd) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	select {
 	case h.sessions <- struct{}{}:
 		defer func() { <-h.sessions }()

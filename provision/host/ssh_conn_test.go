@@ -98,9 +98,11 @@ func TestSSHConnectFailures(t *testing.T) {
 		}
 	})
 
-	t.Run("no address", func(t *testing.T) {
-		if _, err := host.DialSSH(t.Context(), host.SSHConfig{}); err == nil || !strings.Contains(err.Error(), "no address") {
-			t.Errorf("err = %v, want a no address error", err)
+	t.Run("bad address", func(t *testing.T) {
+		for addr, want := range map[string]string{"": "ssh: connect: no address", "deploy@h": "contains a user"} {
+			if _, err := host.DialSSH(t.Context(), host.SSHConfig{Address: addr}); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("DialSSH(%q) = %v, want an error with %q", addr, err, want)
+			}
 		}
 	})
 

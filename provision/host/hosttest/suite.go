@@ -2,6 +2,10 @@
 // implementation runs it, so that steps written against the interface
 // behave the same locally and over SSH. It checks behaviour through the
 // interface only, against a real machine.
+//
+// The machine needs a POSIX shell with GNU coreutils (printf, cat, ls, id,
+// mkdir, sleep), and must reach the test process on 127.0.0.1 (for Dial):
+// both hold for Local and for an sshd on the machine running the tests.
 package hosttest
 
 import (

@@ -1,6 +1,11 @@
 package host_test
 
+// This file runs the conformance suite (hosttest) against every transport
+// and every way of becoming root: Local as root, Local through sudo, SSH as
+// root and SSH as a user with sudo.
+
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"os"
@@ -13,6 +18,62 @@ import (
 	"github.com/myapp/myapp/provision/host"
 	"github.com/myapp/myapp/provision/host/hosttest"
 )
+
+func TestLocal(t *testing.T) {
+	if os.Geteuid() != 0 {
+		requireOrSkip(t, "the Local suite runs as root (it chowns and checks id -u)")
+	}
+	hosttest.Run(t, func(t *testing.T) host.Host { return host.NewLocal() }, t.TempDir())
+}
+
+// TestLocalSudo runs the suite through the path a non-root myapp takes:
+// sudo -n for commands and the sh scripts for files.
+func TestLocalSudo(t *testing.T) {
+	if _, err := exec.LookPath("sudo"); err != nil || os.Geteuid() != 0 {
+		requireOrSkip(t, "needs root and sudo (apt-get install sudo)")
+	}
+	hosttest.Run(t, func(t *testing.T) host.Host { return host.NewLocalSudo() }, t.TempDir())
+}
+
+// requireOrSkip skips a test whose prerequisite is missing, except in CI,
+// where a skipped test would hide that the prerequisite was never installed.
+func requireOrSkip(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true: %s", why)
+	}
+	t.Skip(why)
+}
+
+// isolate keeps the developer's or CI's own agent and keys out of a test.
+func isolate(t *testing.T) {
+	t.Setenv("SSH_AUTH_SOCK", "")
+	t.Setenv(host.EnvSSHKey, "")
+	t.Setenv("HOME", t.TempDir())
+}
+
+func dial(t *testing.T, cfg host.SSHConfig) host.Host {
+	t.Helper()
+	h, err := host.DialSSH(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("DialSSH: %v", err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// TestSSH runs the conformance suite as root over a real sshd.
+func TestSSH(t *testing.T) {
+	isolate(t)
+	d := startSSHD(t)
+	hosttest.Run(t, func(t *testing.T) host.Host {
+		h, err := host.DialSSH(t.Context(), d.config())
+		if err != nil {
+			t.Fatalf("DialSSH: %v", err)
+		}
+		return h
+	}, t.TempDir())
+}
 
 // TestSSHSudo logs in as a non-root user whose sudo needs no password, the
 // setup DESIGN.md allows instead of root, and runs the whole suite: every
