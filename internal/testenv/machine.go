@@ -98,6 +98,7 @@ func BootHost(ctx context.Context, opts HostOptions) (m *Machine, err error) {
 		return nil, err
 	}
 
+	removeStale()
 	dir, err := os.MkdirTemp("", "myapp-host-")
 	if err != nil {
 		return nil, err
@@ -237,6 +238,9 @@ func (m *Machine) start() error {
 		logf.Close()
 		return fmt.Errorf("start systemd-nspawn: %w", err)
 	}
+	// Recorded so a later BootHost can remove this directory if this process
+	// dies without Stop.
+	_ = os.WriteFile(filepath.Join(m.dir, "nspawn.pid"), []byte(strconv.Itoa(m.cmd.Process.Pid)), 0o644)
 	go func() {
 		m.waitErr = m.cmd.Wait()
 		logf.Close()
@@ -373,6 +377,27 @@ func (m *Machine) stop() error {
 		return fmt.Errorf("stop %s: remove %s: %w", m.Name, m.dir, err)
 	}
 	return nil
+}
+
+// removeStale deletes the directories of earlier machines whose
+// systemd-nspawn is gone (a test binary killed before Stop): each holds a
+// 300 MB rootfs. Directories without a pid file are left alone.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "myapp-host-*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "nspawn.pid"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			continue
+		}
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && strings.HasSuffix(exe, "systemd-nspawn") {
+			continue // still running
+		}
+		_ = os.RemoveAll(d)
+	}
 }
 
 // descendants lists every process below pid, from /proc.
