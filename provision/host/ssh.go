@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -283,6 +283,6 @@ func (h *sshHost) Remove(ctx context.Context, p string) error           { return
 func (h *sshHost) Symlink(ctx context.Context, target, link string) error {
 	return h.files.Symlink(ctx, target, link)
 }
-func (h *sshHost) MkdirAll(ctx context.Context, p string, mode os.FileMode, owner string) error {
+func (h *sshHost) MkdirAll(ctx context.Context, p string, mode fs.FileMode, owner string) error {
 	return h.files.MkdirAll(ctx, p, mode, owner)
 }
