@@ -62,7 +62,12 @@ func Prereqs() error {
 //
 // Take it once per process: the lock is not reentrant.
 func Lock(ctx context.Context) (unlock func(), err error) {
-	return flock(ctx, filepath.Join(CacheDir(), "machine.lock"))
+	// The ports are the machine's, whatever cache directory is in use.
+	dir := "/run/lock"
+	if _, err := os.Stat(dir); err != nil {
+		dir = os.TempDir()
+	}
+	return flock(ctx, filepath.Join(dir, "myapp-e2e-machine.lock"))
 }
 
 // flock takes an exclusive advisory lock on path, polling so ctx can end the
