@@ -94,6 +94,9 @@ func testSiteServes(t *testing.T, withTLS bool) {
 		if got := resp.Header.Get("Strict-Transport-Security"); withTLS != (got == hsts) {
 			t.Errorf("GET %s Strict-Transport-Security = %q (TLS %v)", tc.path, got, withTLS)
 		}
+		if n := len(resp.Header.Values("X-Content-Type-Options")); n != 1 {
+			t.Errorf("GET %s has %d X-Content-Type-Options headers, want 1", tc.path, n)
+		}
 		if withTLS && resp.ProtoMajor != 2 {
 			t.Errorf("GET %s over %s, want HTTP/2", tc.path, resp.Proto)
 		}
@@ -181,6 +184,7 @@ func echoBackend(who string) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Content-Type-Options", "nosniff") // as the auth server does
 		json.NewEncoder(w).Encode(map[string]string{
 			"who": who, "path": r.URL.Path, "query": r.URL.RawQuery, "host": r.Host,
 			"x-real-ip": r.Header.Get("X-Real-IP"), "x-forwarded-for": r.Header.Get("X-Forwarded-For"),
