@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/myapp/myapp/provision/host"
 )
@@ -54,7 +55,10 @@ func PackFrontend(dir string) (*Bundle, error) {
 		if err != nil {
 			return nil, err
 		}
-		hdr := &tar.Header{Name: rel, Mode: 0o644, Uname: "root", Gname: "root", Format: tar.FormatPAX}
+		// Real modification times: nginx derives Last-Modified and ETag from
+		// them, and a zero mtime would give a changed index.html of the same
+		// size the old ETag, so browsers would keep the previous release.
+		hdr := &tar.Header{Name: rel, Mode: 0o644, Uname: "root", Gname: "root", ModTime: fi.ModTime().Truncate(time.Second), Format: tar.FormatGNU}
 		if fi.IsDir() {
 			hdr.Typeflag, hdr.Name, hdr.Mode = tar.TypeDir, rel+"/", 0o755
 			fmt.Fprintf(sum, "d %s\n", rel)
