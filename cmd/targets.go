@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/myapp/myapp/config"
 	"github.com/myapp/myapp/provision"
@@ -95,6 +97,9 @@ func newTarget(g *Globals, cfg *config.Config, h host.Host, dryRun bool) (*provi
 		Host: h, Cfg: cfg, Paths: provision.PathsFor(cfg.App, cfg.Domains[0]),
 		DryRun: dryRun, Getenv: g.Getenv, Binary: self,
 	}
+	if addr := g.Getenv("MYAPP_DNS_RESOLVER"); addr != "" {
+		t.Resolver = resolverAt(addr)
+	}
 	if cfg.DirectoryURL() != "" {
 		is, err := newIssuer(g, cfg, t.Paths)
 		if err != nil {
@@ -165,4 +170,16 @@ func resultsError(results []provision.HostResult) error {
 		return &exitError{code: exitFailure, err: first}
 	}
 	return &exitError{code: exitPartial, err: fmt.Errorf("%d of %d hosts failed; first: %w", failed, len(results), first)}
+}
+
+// resolverAt resolves through the DNS server at addr (MYAPP_DNS_RESOLVER,
+// for private DNS and test setups) instead of the system's.
+func resolverAt(addr string) *net.Resolver {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(addr, "53")
+	}
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}}
 }

@@ -107,7 +107,9 @@ func cliEnv() []string {
 		}
 		out = append(out, kv)
 	}
-	return append(out, "NO_COLOR=1")
+	// The test domains resolve only in Pebble's DNS, as they would in public
+	// DNS for a real site: the preflight check before each order uses it.
+	return append(out, "NO_COLOR=1", "MYAPP_DNS_RESOLVER="+testenv.PebbleDNS)
 }
 
 // report is `--output json` of init.

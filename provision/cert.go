@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,10 +13,20 @@ import (
 	"github.com/myapp/myapp/provision/host"
 )
 
-// Issuer obtains certificates; *acme.Issuer is the real one.
+// Issuer obtains certificates: *acme.Issuer (any ACME CA) or
+// *localca.Issuer (a CA on the host itself).
 type Issuer interface {
 	Describe(domains []string) string
-	Obtain(ctx context.Context, h host.Host, domains []string) (*acme.Certificate, error)
+	Obtain(ctx context.Context, req acme.Request) (*acme.Certificate, error)
+}
+
+// http01Issuer is an Issuer whose validation needs the domains to reach
+// the webroot over HTTP; a preflight check runs before each order.
+type http01Issuer interface{ UsesHTTP01() bool }
+
+// ariIssuer is an Issuer whose CA publishes renewal windows (RFC 9773).
+type ariIssuer interface {
+	RenewalInfo(ctx context.Context, h host.Host, leaf *x509.Certificate) (*acme.RenewalInfo, error)
 }
 
 // InstalledCert returns the leaf of the certificate installed on h, or nil
@@ -50,46 +59,6 @@ func ParseLeaf(chain []byte) (*x509.Certificate, error) {
 	}
 }
 
-// RenewalDue says whether leaf must be replaced now: it does not cover
-// domains, or less than a third of its lifetime is left (half for
-// certificates of ten days or less, which short-lived profiles issue).
-func RenewalDue(leaf *x509.Certificate, domains []string, now time.Time) (bool, string) {
-	if leaf == nil {
-		return true, "no certificate"
-	}
-	for _, d := range domains {
-		if !slices.Contains(leaf.DNSNames, d) {
-			return true, "certificate does not cover " + d
-		}
-	}
-	life := leaf.NotAfter.Sub(leaf.NotBefore)
-	left := leaf.NotAfter.Sub(now)
-	frac := 3
-	if life <= 10*24*time.Hour {
-		frac = 2
-	}
-	if left <= life/time.Duration(frac) {
-		return true, fmt.Sprintf("expires %s", leaf.NotAfter.UTC().Format(time.RFC3339))
-	}
-	return false, fmt.Sprintf("valid until %s, renewal from %s", leaf.NotAfter.UTC().Format(time.RFC3339),
-		leaf.NotAfter.Add(-life/time.Duration(frac)).UTC().Format(time.RFC3339))
-}
-
-// InstallCert writes the key (0600) and chain, checks nginx and reloads it
-// when it is running.
-func InstallCert(ctx context.Context, h host.Host, p Paths, c *acme.Certificate) error {
-	if err := h.MkdirAll(ctx, p.CertDir, 0o700, "root:root"); err != nil {
-		return fmt.Errorf("create %s: %w", p.CertDir, err)
-	}
-	if err := h.WriteFile(ctx, host.FileSpec{Path: p.Privkey, Data: c.Key, Mode: 0o600, Owner: "root:root"}); err != nil {
-		return fmt.Errorf("install key: %w", err)
-	}
-	if err := h.WriteFile(ctx, host.FileSpec{Path: p.Fullchain, Data: c.Fullchain, Mode: 0o644, Owner: "root:root"}); err != nil {
-		return fmt.Errorf("install certificate: %w", err)
-	}
-	return reloadNginx(ctx, h)
-}
-
 // reloadNginx validates the whole nginx configuration, then reloads (or
 // starts) nginx.
 func reloadNginx(ctx context.Context, h host.Host) error {
@@ -102,7 +71,8 @@ func reloadNginx(ctx context.Context, h host.Host) error {
 	return nil
 }
 
-// certificate obtains a certificate when none is installed or it is due.
+// certificate obtains a certificate when none is installed or it is due,
+// through the same life cycle as `cert renew`.
 type certificate struct{}
 
 func (certificate) Name() string { return "certificate" }
@@ -112,25 +82,28 @@ func (certificate) Plan(ctx context.Context, t *Target) (*Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	due, why := RenewalDue(leaf, t.Cfg.Domains, time.Now())
-	if !due {
+	st := LoadCertState(ctx, t.Host, t.Paths)
+	d := Decide(newCertInfo(leaf), t.Cfg.Domains, st, time.Now())
+	if !d.Due {
 		t.certReady = true
 		return nil, nil
 	}
 	if t.Issuer == nil {
-		return nil, fmt.Errorf("%s and acme.directory %q cannot issue one yet", why, t.Cfg.ACME.Directory)
+		return nil, fmt.Errorf("%s, and no issuer is configured", d.Reason)
 	}
 	t.certReady = true // from here on (or, in a dry run, hypothetically)
-	return &Change{
-		Notes: []string{t.Issuer.Describe(t.Cfg.Domains) + " (" + why + ")",
+	c := &Change{
+		Notes: []string{t.Issuer.Describe(t.Cfg.Domains) + " (" + d.Reason + ")",
 			fmt.Sprintf("install %s and %s (0600)", t.Paths.Fullchain, t.Paths.Privkey)},
-		Apply: func(ctx context.Context) error {
-			c, err := t.Issuer.Obtain(ctx, t.Host, t.Cfg.Domains)
-			if err != nil {
-				return err
-			}
-			return InstallCert(ctx, t.Host, t.Paths, c)
-		},
 		Detail: "obtained for " + strings.Join(t.Cfg.Domains, ", "),
-	}, nil
+	}
+	c.Apply = func(ctx context.Context) error {
+		res := Renew(ctx, []*Target{t}, RenewOptions{Force: true, IgnoreBackoff: true})
+		if res.Status == StatusFailed {
+			return res.Err
+		}
+		c.Detail = "serial " + res.Serial
+		return nil
+	}
+	return c, nil
 }

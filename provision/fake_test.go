@@ -122,7 +122,7 @@ func (f *fakeHost) Close() error { return nil }
 type fakeIssuer struct{ t *testing.T }
 
 func (fakeIssuer) Describe(d []string) string { return "obtain " + strings.Join(d, ",") }
-func (f fakeIssuer) Obtain(context.Context, host.Host, []string) (*acme.Certificate, error) {
+func (f fakeIssuer) Obtain(context.Context, acme.Request) (*acme.Certificate, error) {
 	f.t.Error("Obtain called")
 	return nil, fmt.Errorf("fake")
 }

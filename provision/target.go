@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"fmt"
+	"net"
 	"path"
 	"strings"
 
@@ -17,7 +18,8 @@ type Paths struct {
 	Config        string // /etc/myapp/<app>/myapp.toml
 	Env           string // /etc/myapp/<app>/.env
 	CARoots       string // /etc/myapp/<app>/ca-roots.pem (copy of acme.ca_roots)
-	CertDir       string // /etc/myapp/<app>/certs/<first domain>
+	CertDir       string // /etc/myapp/<app>/certs/<first domain>: a symlink to a version in CertArchive
+	CertArchive   string // /etc/myapp/<app>/certs/.archive/<first domain>
 	Fullchain     string
 	Privkey       string
 	ACMEState     string // /var/lib/myapp/acme
@@ -42,7 +44,7 @@ func PathsFor(app, domain string) Paths {
 	www := "/var/www/" + app
 	return Paths{
 		App: app, ConfigDir: cd, Config: cd + "/myapp.toml", Env: cd + "/.env", CARoots: cd + "/ca-roots.pem",
-		CertDir: certs, Fullchain: certs + "/fullchain.pem", Privkey: certs + "/privkey.pem",
+		CertDir: certs, CertArchive: path.Join(cd, "certs", ".archive", domain), Fullchain: certs + "/fullchain.pem", Privkey: certs + "/privkey.pem",
 		ACMEState: "/var/lib/myapp/acme", AppState: "/var/lib/myapp/" + app, DB: "/var/lib/myapp/" + app + "/app.db",
 		WWW: www, Releases: www + "/releases", Current: www + "/current", Webroot: www + "/acme",
 		SiteAvailable: "/etc/nginx/sites-available/" + app + ".conf",
@@ -69,6 +71,9 @@ type Target struct {
 	Binary string
 	// Issuer obtains certificates; nil means no certificate can be obtained.
 	Issuer Issuer
+	// Resolver looks up the domains for the preflight check (nil: the
+	// system's resolver).
+	Resolver *net.Resolver
 
 	// Shared between steps of one run.
 	certReady   bool // a certificate is installed (in dry-run: would be)

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/myapp/myapp/provision/host"
 )
 
 // verify checks the result the way a user would: HTTPS on the host answers
@@ -84,9 +86,14 @@ func (t *Target) httpsClient() *http.Client {
 }
 
 func tlsState(ctx context.Context, t *Target, name string) (tls.ConnectionState, error) {
+	return tlsStateOn(ctx, t.Host, name)
+}
+
+// tlsStateOn completes a TLS handshake with port 443 of h for name.
+func tlsStateOn(ctx context.Context, h host.Host, name string) (tls.ConnectionState, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	raw, err := t.Host.Dial(ctx, "tcp", "127.0.0.1:443")
+	raw, err := h.Dial(ctx, "tcp", "127.0.0.1:443")
 	if err != nil {
 		return tls.ConnectionState{}, err
 	}

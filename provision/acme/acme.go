@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	legoacme "github.com/go-acme/lego/v4/acme"
+	"github.com/go-acme/lego/v4/acme/api"
 	"github.com/go-acme/lego/v4/certcrypto"
 	"github.com/go-acme/lego/v4/certificate"
 	"github.com/go-acme/lego/v4/challenge/http01"
@@ -68,43 +70,135 @@ func (is *Issuer) Describe(domains []string) string {
 	return fmt.Sprintf("obtain a certificate for %s from %s (HTTP-01 via %s)", strings.Join(domains, ", "), is.opts.DirectoryURL, is.opts.Webroot)
 }
 
-// Obtain orders a certificate for domains (all on one certificate), placing
-// HTTP-01 answers in the webroot of h, and returns it. It installs nothing.
-func (is *Issuer) Obtain(ctx context.Context, h host.Host, domains []string) (*Certificate, error) {
+// Request is one certificate order.
+type Request struct {
+	Domains []string // all on one certificate; the first is the common name
+	// Hosts receive the HTTP-01 answers: every host serving the domains,
+	// since a load balancer may send the validation to any of them. The
+	// ACME account lives on the first.
+	Hosts []host.Host
+	// Replaces is the certificate being renewed, announced to the CA
+	// (RFC 9773 "replaces") when it publishes renewal windows.
+	Replaces *x509.Certificate
+}
+
+// RenewalInfo is a CA's suggested renewal window for one certificate.
+type RenewalInfo struct {
+	Start, End  time.Time
+	Explanation string
+	NextPoll    time.Time // when to ask again (Retry-After)
+}
+
+// ErrNoARI means the CA does not publish renewal windows.
+var ErrNoARI = errors.New("the CA does not support ACME renewal information")
+
+// RateLimitError is a CA's refusal with a time to come back.
+type RateLimitError struct {
+	Err        error
+	RetryAfter time.Time
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("%v (the CA asks to retry after %s)", e.Err, e.RetryAfter.UTC().Format(time.RFC3339))
+}
+func (e *RateLimitError) Unwrap() error { return e.Err }
+
+// UsesHTTP01 reports that validation goes through the webroot.
+func (is *Issuer) UsesHTTP01() bool { return true }
+
+// client connects to the CA with the account kept on h.
+func (is *Issuer) client(ctx context.Context, h host.Host) (*lego.Client, *account, error) {
 	legolog.Logger = stdlog.New(is.opts.Log, "acme: ", 0)
 	kt, err := keyType(is.opts.KeyType)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	acct, err := is.loadAccount(ctx, h)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg := lego.NewConfig(acct)
 	cfg.CADirURL = is.opts.DirectoryURL
 	cfg.Certificate.KeyType = kt
 	cfg.UserAgent = is.opts.UserAgent
-	cfg.HTTPClient, err = httpClient(is.opts.CARootsPEM)
-	if err != nil {
-		return nil, err
+	if cfg.HTTPClient, err = httpClient(is.opts.CARootsPEM); err != nil {
+		return nil, nil, err
 	}
 	client, err := lego.NewClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("contact ACME directory %s: %w", is.opts.DirectoryURL, err)
+		return nil, nil, fmt.Errorf("contact ACME directory %s: %w", is.opts.DirectoryURL, err)
 	}
-	if err := client.Challenge.SetHTTP01Provider(&webroot{ctx: ctx, h: h, dir: is.opts.Webroot}); err != nil {
+	return client, acct, nil
+}
+
+// Obtain orders a certificate, placing HTTP-01 answers in the webroot of
+// every host of req, and returns it. It installs nothing.
+func (is *Issuer) Obtain(ctx context.Context, req Request) (*Certificate, error) {
+	if len(req.Hosts) == 0 {
+		return nil, errors.New("obtain: no host")
+	}
+	client, acct, err := is.client(ctx, req.Hosts[0])
+	if err != nil {
+		return nil, err
+	}
+	if err := client.Challenge.SetHTTP01Provider(&webroot{ctx: ctx, hosts: req.Hosts, dir: is.opts.Webroot}); err != nil {
 		return nil, err
 	}
 	if acct.Registration == nil {
-		if err := is.register(ctx, h, client, acct); err != nil {
+		if err := is.register(ctx, req.Hosts[0], client, acct); err != nil {
 			return nil, err
 		}
 	}
-	res, err := client.Certificate.Obtain(certificate.ObtainRequest{Domains: domains, Bundle: true, Profile: is.opts.Profile})
+	or := certificate.ObtainRequest{Domains: req.Domains, Bundle: true, Profile: is.opts.Profile}
+	if req.Replaces != nil {
+		if id, err := certificate.MakeARICertID(req.Replaces); err == nil {
+			or.ReplacesCertID = id
+		}
+	}
+	res, err := client.Certificate.Obtain(or)
+	if err != nil && or.ReplacesCertID != "" && strings.Contains(err.Error(), "replace") {
+		// The CA refused the "replaces" hint (e.g. already replaced by an
+		// order that failed later): order plainly instead.
+		or.ReplacesCertID = ""
+		res, err = client.Certificate.Obtain(or)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("obtain certificate for %s: %w", strings.Join(domains, ", "), err)
+		return nil, classify(fmt.Errorf("obtain certificate for %s: %w", strings.Join(req.Domains, ", "), err))
 	}
 	return &Certificate{Fullchain: res.Certificate, Key: res.PrivateKey}, nil
+}
+
+// RenewalInfo asks the CA for leaf's renewal window.
+func (is *Issuer) RenewalInfo(ctx context.Context, h host.Host, leaf *x509.Certificate) (*RenewalInfo, error) {
+	client, _, err := is.client(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	ri, err := client.Certificate.GetRenewalInfo(certificate.RenewalInfoRequest{Cert: leaf})
+	if err != nil {
+		if errors.Is(err, api.ErrNoARI) {
+			return nil, ErrNoARI
+		}
+		return nil, fmt.Errorf("renewal info: %w", err)
+	}
+	retry := ri.RetryAfter
+	if retry <= 0 {
+		retry = 6 * time.Hour
+	}
+	return &RenewalInfo{Start: ri.SuggestedWindow.Start, End: ri.SuggestedWindow.End,
+		Explanation: ri.ExplanationURL, NextPoll: time.Now().Add(retry)}, nil
+}
+
+// classify turns a CA's rate-limit answer into a *RateLimitError.
+func classify(err error) error {
+	var rl *legoacme.RateLimitedError
+	if errors.As(err, &rl) {
+		if d, perr := api.ParseRetryAfter(rl.RetryAfter); perr == nil && d > 0 {
+			return &RateLimitError{Err: err, RetryAfter: time.Now().Add(d)}
+		}
+		return &RateLimitError{Err: err, RetryAfter: time.Now().Add(time.Hour)}
+	}
+	return err
 }
 
 func (is *Issuer) register(ctx context.Context, h host.Host, client *lego.Client, acct *account) error {
@@ -152,11 +246,11 @@ func keyType(s string) (certcrypto.KeyType, error) {
 	return "", fmt.Errorf("unknown key type %q", s)
 }
 
-// webroot is lego's HTTP-01 provider writing through a Host.
+// webroot is lego's HTTP-01 provider writing through Hosts.
 type webroot struct {
-	ctx context.Context
-	h   host.Host
-	dir string
+	ctx   context.Context
+	hosts []host.Host
+	dir   string
 }
 
 var tokenRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -173,7 +267,12 @@ func (w *webroot) Present(domain, token, keyAuth string) error {
 	if err != nil {
 		return err
 	}
-	return w.h.WriteFile(w.ctx, host.FileSpec{Path: p, Data: []byte(keyAuth), Mode: 0o644})
+	for _, h := range w.hosts {
+		if err := h.WriteFile(w.ctx, host.FileSpec{Path: p, Data: []byte(keyAuth), Mode: 0o644}); err != nil {
+			return fmt.Errorf("%s: write HTTP-01 answer: %w", h.Name(), err)
+		}
+	}
+	return nil
 }
 
 func (w *webroot) CleanUp(domain, token, keyAuth string) error {
@@ -181,7 +280,13 @@ func (w *webroot) CleanUp(domain, token, keyAuth string) error {
 	if err != nil {
 		return err
 	}
-	return w.h.Remove(w.ctx, p)
+	var first error
+	for _, h := range w.hosts {
+		if err := h.Remove(w.ctx, p); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // account is a registration.User persisted on the host.

@@ -137,6 +137,9 @@ func step(msg string) { fmt.Printf("==> %s\n", msg) }
 func sh(ctx context.Context, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	// shop.test resolves in Pebble's DNS only, as a real name would in
+	// public DNS: myapp's preflight check before each order asks it.
+	cmd.Env = append(os.Environ(), "MYAPP_DNS_RESOLVER="+testenv.PebbleDNS)
 	err := cmd.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {

@@ -1,0 +1,191 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/myapp/myapp/provision/acme"
+	"github.com/myapp/myapp/provision/host"
+)
+
+// Renewal outcomes, as `cert renew --output json` prints them.
+const (
+	StatusRenewed = "renewed"
+	StatusNotDue  = "not_due"
+	StatusFailed  = "failed"
+)
+
+// RenewOptions tune Renew.
+type RenewOptions struct {
+	Force         bool // renew even when not due
+	IgnoreBackoff bool // try even though an earlier failure says wait
+	// Lock, when set, is taken before anything is decided: one renewal per
+	// app at a time. It returns the function that releases it.
+	Lock func(ctx context.Context) (unlock func(), err error)
+	Now  func() time.Time
+	Hook bool // run acme.deploy_hook after a renewal
+}
+
+// RenewResult is one certificate's outcome.
+type RenewResult struct {
+	Name        string    `json:"name"`
+	Domains     []string  `json:"domains"`
+	Status      string    `json:"status"`
+	Reason      string    `json:"reason,omitempty"`
+	Serial      string    `json:"serial,omitempty"`
+	NotAfter    time.Time `json:"not_after,omitzero"`
+	RenewAt     time.Time `json:"renew_at,omitzero"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	HookError   string    `json:"hook_error,omitempty"`
+	Err         error     `json:"-"`
+}
+
+// Renew runs the certificate life cycle for one app served by targets (the
+// first one keeps the ACME account and the renewal state): decide locally,
+// ask the CA for its renewal window only when the stored one is stale,
+// respect backoff, check that every domain reaches the webroot, order once,
+// install on every target (verified), and remember the outcome.
+func Renew(ctx context.Context, targets []*Target, o RenewOptions) (res RenewResult) {
+	t := targets[0]
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	res = RenewResult{Name: t.Cfg.Domains[0], Domains: t.Cfg.Domains}
+	fail := func(err error) RenewResult {
+		res.Status, res.Reason, res.Err = StatusFailed, err.Error(), err
+		return res
+	}
+	before, _ := InstalledCert(ctx, t.Host, t.Paths)
+	if o.Lock != nil {
+		unlock, err := o.Lock(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		defer unlock()
+	}
+	leaf, err := InstalledCert(ctx, t.Host, t.Paths)
+	if err != nil {
+		return fail(err)
+	}
+	if leaf != nil && before != nil && leaf.SerialNumber.Cmp(before.SerialNumber) != 0 {
+		// Another run renewed while this one waited for the lock.
+		res.Status, res.Reason = StatusNotDue, "renewed by a concurrent run"
+		res.Serial, res.NotAfter = fmt.Sprintf("%x", leaf.SerialNumber), leaf.NotAfter.UTC()
+		return res
+	}
+	st := LoadCertState(ctx, t.Host, t.Paths)
+	info := newCertInfo(leaf)
+	d := Decide(info, t.Cfg.Domains, st, now())
+	if d.NeedARI && !o.Force {
+		if ari, ok := t.Issuer.(ariIssuer); ok {
+			ri, err := ari.RenewalInfo(ctx, t.Host, leaf)
+			switch {
+			case errors.Is(err, acme.ErrNoARI):
+				st.Serial, st.ARIUnsupp, st.ARINextPoll = info.serial, true, now().Add(7*24*time.Hour)
+			case err != nil:
+				fmt.Fprintf(os.Stderr, "%s: warning: %v (deciding from the certificate's lifetime)\n", res.Name, err)
+			default:
+				st.SetARI(info.serial, ri.Start, ri.End, ri.Explanation, ri.NextPoll)
+			}
+			_ = st.Save(ctx, t.Host, t.Paths)
+			d = Decide(info, t.Cfg.Domains, st, now())
+		}
+	}
+	if info != nil {
+		res.Serial, res.NotAfter, res.RenewAt = info.serial, info.notAfter.UTC(), d.RenewAt.UTC()
+	}
+	if !d.Due && !o.Force {
+		res.Status, res.Reason = StatusNotDue, d.Reason
+		return res
+	}
+	if now().Before(st.NextAttempt) && !o.IgnoreBackoff {
+		res.NextAttempt = st.NextAttempt.UTC()
+		return fail(fmt.Errorf("not contacting the CA before %s: the last attempt failed: %s\nhint: fix the cause, then run `myapp cert renew --force --ignore-backoff`",
+			st.NextAttempt.UTC().Format(time.RFC3339), st.LastError))
+	}
+	if t.Issuer == nil {
+		return fail(fmt.Errorf("acme.directory %q cannot issue certificates", t.Cfg.ACME.Directory))
+	}
+	c, err := obtainFor(ctx, targets)
+	if err != nil {
+		var rl *acme.RateLimitError
+		var retry time.Time
+		if errors.As(err, &rl) {
+			retry = rl.RetryAfter
+		}
+		st.RecordFailure(now(), err, retry)
+		res.NextAttempt = st.NextAttempt.UTC()
+		_ = st.Save(ctx, t.Host, t.Paths)
+		return fail(fmt.Errorf("%w\nnext attempt after %s", err, res.NextAttempt.Format(time.RFC3339)))
+	}
+	newLeaf, err := ParseLeaf(c.Fullchain)
+	if err != nil {
+		return fail(err)
+	}
+	for _, tg := range targets {
+		if err := InstallCert(ctx, tg.Host, tg.Paths, c, InstallOptions{VerifyServed: tg.siteIsTLS(ctx), Domain: tg.Cfg.Domains[0], Now: now()}); err != nil {
+			return fail(fmt.Errorf("%s: %w", tg.Host.Name(), err))
+		}
+	}
+	st.RecordSuccess(now(), fmt.Sprintf("%x", newLeaf.SerialNumber))
+	_ = st.Save(ctx, t.Host, t.Paths)
+	res.Status, res.Reason = StatusRenewed, d.Reason
+	if o.Force && !d.Due {
+		res.Reason = "forced"
+	}
+	res.Serial, res.NotAfter, res.RenewAt = fmt.Sprintf("%x", newLeaf.SerialNumber), newLeaf.NotAfter.UTC(), time.Time{}
+	if o.Hook && t.Cfg.ACME.DeployHook != "" {
+		for _, tg := range targets {
+			if err := runDeployHook(ctx, tg); err != nil {
+				res.HookError = err.Error()
+				res.Err = err
+			}
+		}
+	}
+	return res
+}
+
+// obtainFor checks reachability (HTTP-01 issuers) and orders once for all
+// targets.
+func obtainFor(ctx context.Context, targets []*Target) (*acme.Certificate, error) {
+	t := targets[0]
+	hosts := make([]host.Host, len(targets))
+	for i, tg := range targets {
+		hosts[i] = tg.Host
+	}
+	if h, ok := t.Issuer.(http01Issuer); ok && h.UsesHTTP01() {
+		if err := Preflight(ctx, hosts, t.Paths.Webroot, t.Cfg.Domains, t.Resolver); err != nil {
+			return nil, err
+		}
+	}
+	req := acme.Request{Domains: t.Cfg.Domains, Hosts: hosts}
+	if leaf, _ := InstalledCert(ctx, t.Host, t.Paths); leaf != nil {
+		req.Replaces = leaf
+	}
+	return t.Issuer.Obtain(ctx, req)
+}
+
+// siteIsTLS reports whether the installed site already serves HTTPS (else
+// there is nothing to verify yet: init installs the HTTPS site next).
+func (t *Target) siteIsTLS(ctx context.Context) bool {
+	data, err := t.Host.ReadFile(ctx, t.Paths.SiteAvailable)
+	return err == nil && strings.Contains(string(data), "ssl_certificate ")
+}
+
+// runDeployHook runs acme.deploy_hook on the host through sh, with the
+// renewed names in RENEWED_DOMAINS (and certbot's RENEWED_LINEAGE).
+func runDeployHook(ctx context.Context, t *Target) error {
+	_, err := t.Host.Run(ctx, host.Cmd{
+		Argv: []string{"sh", "-c", t.Cfg.ACME.DeployHook},
+		Env:  []string{"RENEWED_DOMAINS=" + strings.Join(t.Cfg.Domains, " "), "RENEWED_LINEAGE=" + t.Paths.CertDir},
+	})
+	if err != nil {
+		return fmt.Errorf("%s: deploy_hook: %w", t.Host.Name(), err)
+	}
+	return nil
+}
