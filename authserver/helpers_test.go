@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -50,19 +49,19 @@ type env struct {
 	clock *fakeClock
 }
 
-func openTestStore(t *testing.T) *Store {
-	t.Helper()
-	st, err := OpenStore(t.Context(), "sqlite:///"+filepath.Join(t.TempDir(), "app.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
+func openTestStore(t *testing.T) *Store { return openTestStoreOn(t, "sqlite") }
 
+// newEnv is newEnvOn with SQLite.
 func newEnv(t *testing.T, modify ...func(*Options)) *env {
 	t.Helper()
-	st := openTestStore(t)
+	return newEnvOn(t, "sqlite", modify...)
+}
+
+// newEnvOn starts a server on a fresh database of the given backend with
+// the user alice, served with the production http.Server limits.
+func newEnvOn(t *testing.T, backend string, modify ...func(*Options)) *env {
+	t.Helper()
+	st := openTestStoreOn(t, backend)
 	if err := st.AddUser(t.Context(), testUser, testPassword); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +79,9 @@ func newEnv(t *testing.T, modify ...func(*Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewUnstartedServer(nil)
+	ts.Config = newHTTPServer(srv.Handler())
+	ts.Start()
 	t.Cleanup(ts.Close)
 	return &env{t: t, st: st, srv: srv, ts: ts, clock: clock}
 }
@@ -191,7 +192,7 @@ func refreshCookie(resp *http.Response) *http.Cookie {
 func queryInt(t *testing.T, st *Store, q string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := st.r.QueryRowContext(context.Background(), q, args...).Scan(&n); err != nil {
+	if err := st.r.QueryRowContext(context.Background(), st.d.q(q), args...).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

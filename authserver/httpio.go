@@ -1,15 +1,14 @@
 package authserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
-	"net/netip"
 	"time"
 )
 
@@ -138,21 +137,49 @@ func clearRefreshCookie(w http.ResponseWriter) {
 	})
 }
 
-// clientIP is for logs only. X-Real-IP is believed only from a loopback
-// peer, which is nginx on the same host; anyone else could forge it.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// writeTokens sends the token response and the refresh cookie.
+func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, iss issued) {
+	now := s.opts.Now()
+	access, err := s.mintAccess(iss.username, iss.sessionID, now)
 	if err != nil {
-		return r.RemoteAddr
+		s.serverError(w, r, "issue tokens", err)
+		return
 	}
-	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
-		if real := r.Header.Get("X-Real-IP"); real != "" {
-			if rip, err := netip.ParseAddr(real); err == nil {
-				return rip.String()
-			}
-		}
+	setRefreshCookie(w, iss.refresh, iss.expires.Sub(now))
+	writeJSON(w, http.StatusOK, tokenResponse{
+		AccessToken:  access,
+		RefreshToken: iss.refresh,
+		TokenType:    "bearer",
+		ExpiresIn:    int64(s.opts.AccessTTL / time.Second),
+	})
+}
+
+// serverError logs err (which never holds a token or password) and
+// answers 500 without details; a client that went away gets nothing.
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, op string, err error) {
+	if r.Context().Err() != nil {
+		s.log.DebugContext(r.Context(), op+" abandoned by client", "err", err)
+		return
 	}
-	return host
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.log.WarnContext(r.Context(), op+" timed out", "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "server busy, try again")
+		return
+	}
+	s.log.ErrorContext(r.Context(), op+" failed", "err", err)
+	writeError(w, http.StatusInternalServerError, "server_error", "internal error")
+}
+
+// logPath is the path as the access log shows it: one of the API's, or a
+// placeholder. A client that puts a token in the URL has made a mistake
+// the log must not repeat.
+func logPath(p string) string {
+	switch p {
+	case "/token", "/token/refresh", "/logout", "/logout/all", "/me", "/healthz":
+		return p
+	}
+	return "(other)"
 }
 
 type statusWriter struct {
@@ -177,8 +204,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // middleware sets headers every response needs, turns panics into a
-// logged 500 and logs each request (path only: no query, no bodies, no
-// headers, so no secrets).
+// logged 500 and writes the access log: method, path, status, duration
+// and client, and nothing else. No query string, body or header is
+// logged, since those are where tokens and passwords travel.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -198,12 +226,15 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					writeError(sw, http.StatusInternalServerError, "server_error", "internal error")
 				}
 			}
-			level := slog.LevelDebug
+			level := slog.LevelInfo
 			if sw.status >= 500 {
 				level = slog.LevelError
 			}
-			s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
-				"status", sw.status, "duration", time.Since(start), "remote", clientIP(r))
+			if s.log.Enabled(r.Context(), level) {
+				s.log.LogAttrs(r.Context(), level, "request", slog.String("method", r.Method),
+					slog.String("path", logPath(r.URL.Path)), slog.Int("status", sw.status),
+					slog.Duration("duration", time.Since(start)), slog.String("remote", s.clientIP(r)))
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})

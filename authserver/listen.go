@@ -38,9 +38,10 @@ func ListenAndServe(ctx context.Context, addr string, h http.Handler) error {
 	return serve(ctx, ln, h)
 }
 
-// serve is ListenAndServe on an existing listener (tests use port 0).
-func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{
+// newHTTPServer is the http.Server with this package's limits; tests
+// serve through it too, so that they meet the same limits as clients.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -50,6 +51,11 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 		// Request contexts deliberately do not derive from ctx: cancelling
 		// it would abort the very requests a graceful shutdown lets finish.
 	}
+}
+
+// serve is ListenAndServe on an existing listener (tests use port 0).
+func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := newHTTPServer(h)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -62,10 +62,14 @@ func (s *Store) hashPassword(ctx context.Context, pw string) (string, error) {
 		argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// verifyPassword reports whether pw matches the PHC string encoded. The
-// parameters come from the stored string, so hashes made with older
-// settings keep working after the constants change.
+// verifyPassword reports whether pw matches encoded, an Argon2id PHC
+// string or an imported bcrypt hash. The parameters come from the stored
+// string, so hashes made with older settings keep working after the
+// constants change.
 func (s *Store) verifyPassword(ctx context.Context, encoded, pw string) (bool, error) {
+	if isBcrypt(encoded) {
+		return s.verifyBcrypt(ctx, encoded, pw)
+	}
 	p, err := parsePHC(encoded)
 	if err != nil {
 		return false, err
@@ -77,6 +81,28 @@ func (s *Store) verifyPassword(ctx context.Context, encoded, pw string) (bool, e
 	key := argon2.IDKey([]byte(pw), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
 	release()
 	return subtle.ConstantTimeCompare(key, p.key) == 1, nil
+}
+
+// needsRehash reports whether a stored hash should be replaced by one made
+// with the current parameters at the next successful login.
+func needsRehash(encoded string) bool {
+	if isBcrypt(encoded) {
+		return true
+	}
+	p, err := parsePHC(encoded)
+	return err != nil || p.memory < argonMemory || p.time < argonTime
+}
+
+// validateHash checks an imported hash before it is stored, so a typo
+// fails at import and not at every login.
+func validateHash(encoded string) error {
+	if isBcrypt(encoded) {
+		return checkBcrypt(encoded)
+	}
+	if _, err := parsePHC(encoded); err != nil {
+		return errors.New("unsupported password hash: want an argon2id PHC string ($argon2id$v=19$...) or bcrypt ($2a$, $2b$, $2y$)")
+	}
+	return nil
 }
 
 // acquireHash waits for a hashing slot, or for ctx: a client that gives up

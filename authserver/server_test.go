@@ -56,35 +56,37 @@ func TestLoginJSONAndMultipart(t *testing.T) {
 
 // Wrong password, unknown user and disabled user must be indistinguishable.
 func TestLoginFailuresIdentical(t *testing.T) {
-	e := newEnv(t)
-	if err := e.st.AddUser(t.Context(), "bob", testPassword); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.st.DisableUser(t.Context(), "bob"); err != nil {
-		t.Fatal(err)
-	}
-	cases := []url.Values{
-		{"username": {testUser}, "password": {"wrong password"}},
-		{"username": {"nobody"}, "password": {testPassword}},
-		{"username": {"bob"}, "password": {testPassword}},
-		{"username": {testUser}, "password": {strings.Repeat("x", maxPasswordLen+1)}},
-	}
-	var first []byte
-	for _, v := range cases {
-		resp, body := e.postForm("/token", v)
-		wantError(t, resp, body, http.StatusUnauthorized, "invalid_grant")
-		if first == nil {
-			first = body
-		} else if !bytes.Equal(body, first) {
-			t.Errorf("body %s differs from %s", body, first)
+	forEachBackend(t, func(t *testing.T, b string) {
+		e := newEnvOn(t, b)
+		if err := e.st.AddUser(t.Context(), "bob", testPassword); err != nil {
+			t.Fatal(err)
 		}
-		if refreshCookie(resp) != nil {
-			t.Errorf("failed login set a cookie")
+		if err := e.st.DisableUser(t.Context(), "bob"); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if !strings.Contains(string(first), "invalid username or password") {
-		t.Errorf("detail: %s", first)
-	}
+		cases := []url.Values{
+			{"username": {testUser}, "password": {"wrong password"}},
+			{"username": {"nobody"}, "password": {testPassword}},
+			{"username": {"bob"}, "password": {testPassword}},
+			{"username": {testUser}, "password": {strings.Repeat("x", maxPasswordLen+1)}},
+		}
+		var first []byte
+		for _, v := range cases {
+			resp, body := e.postForm("/token", v)
+			wantError(t, resp, body, http.StatusUnauthorized, "invalid_grant")
+			if first == nil {
+				first = body
+			} else if !bytes.Equal(body, first) {
+				t.Errorf("body %s differs from %s", body, first)
+			}
+			if refreshCookie(resp) != nil {
+				t.Errorf("failed login set a cookie")
+			}
+		}
+		if !strings.Contains(string(first), "invalid username or password") {
+			t.Errorf("detail: %s", first)
+		}
+	})
 }
 
 func TestLoginBadRequests(t *testing.T) {
@@ -113,30 +115,32 @@ func TestLoginBadRequests(t *testing.T) {
 }
 
 func TestMe(t *testing.T) {
-	e := newEnv(t)
-	tr := e.login()
-	resp, body := e.me(tr.AccessToken)
-	if resp.StatusCode != 200 {
-		t.Fatalf("status %d: %s", resp.StatusCode, body)
-	}
-	var me map[string]any
-	json.Unmarshal(body, &me)
-	if me["sub"] != testUser || me["iss"] != "myapp/test" || me["sid"] == "" {
-		t.Errorf("me = %s", body)
-	}
-	for _, auth := range []string{"", "Basic YWxpY2U6eA==", "Bearer", "Bearer "} {
-		resp, body := e.do("GET", "/me", "", "", "Authorization", auth)
-		wantError(t, resp, body, 401, "invalid_request")
-		if resp.Header.Get("WWW-Authenticate") != "Bearer" {
-			t.Errorf("%q: WWW-Authenticate %q", auth, resp.Header.Get("WWW-Authenticate"))
+	forEachBackend(t, func(t *testing.T, b string) {
+		e := newEnvOn(t, b)
+		tr := e.login()
+		resp, body := e.me(tr.AccessToken)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
 		}
-	}
-	// The refresh token is no access token.
-	resp, body = e.me(tr.RefreshToken)
-	wantError(t, resp, body, 401, "invalid_token")
-	if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), `Bearer error="invalid_token"`) {
-		t.Errorf("WWW-Authenticate %q", resp.Header.Get("WWW-Authenticate"))
-	}
+		var me map[string]any
+		json.Unmarshal(body, &me)
+		if me["sub"] != testUser || me["iss"] != "myapp/test" || me["sid"] == "" {
+			t.Errorf("me = %s", body)
+		}
+		for _, auth := range []string{"", "Basic YWxpY2U6eA==", "Bearer", "Bearer "} {
+			resp, body := e.do("GET", "/me", "", "", "Authorization", auth)
+			wantError(t, resp, body, 401, "invalid_request")
+			if resp.Header.Get("WWW-Authenticate") != "Bearer" {
+				t.Errorf("%q: WWW-Authenticate %q", auth, resp.Header.Get("WWW-Authenticate"))
+			}
+		}
+		// The refresh token is no access token.
+		resp, body = e.me(tr.RefreshToken)
+		wantError(t, resp, body, 401, "invalid_token")
+		if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), `Bearer error="invalid_token"`) {
+			t.Errorf("WWW-Authenticate %q", resp.Header.Get("WWW-Authenticate"))
+		}
+	})
 }
 
 func TestHealthz(t *testing.T) {

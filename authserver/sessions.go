@@ -38,34 +38,36 @@ type issued struct {
 
 // createSession starts a session for a user whose password was just
 // checked. The insert only happens if the user is still enabled and at the
-// generation the check saw: a password change or disable that committed in
-// between makes the login fail instead of outliving the change.
+// generation the check saw: a password change, disable or logout-all that
+// committed in between makes the login fail instead of outliving it. The
+// user row is read with a shared lock, so such a change still in progress
+// is waited for rather than read around.
 func (s *Store) createSession(ctx context.Context, p principal, pol policy) (issued, error) {
-	out := issued{username: p.username, sessionID: newID(), refresh: newRefreshToken()}
+	out := issued{username: p.username}
 	now := millis(pol.now)
 	sessExp := millis(pol.now.Add(pol.maxAge))
 	tokExp := min(millis(pol.now.Add(pol.idle)), sessExp)
 	out.expires = time.UnixMilli(tokExp)
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		// Housekeeping rides on logins: expired sessions can no longer be
-		// refreshed or reused, so their token history is dead weight.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM myapp_auth_sessions WHERE expires_at <= ?`, now); err != nil {
-			return fmt.Errorf("delete expired sessions: %w", err)
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO myapp_auth_sessions (id, user_id, generation, created_at, expires_at)
-			SELECT ?, id, generation, ?, ? FROM myapp_auth_users WHERE id = ? AND generation = ? AND disabled = 0`,
-			out.sessionID, now, sessExp, p.id, p.generation)
-		if err != nil {
+	err := s.writeTx(ctx, false, func(tx *sql.Tx) error {
+		out.sessionID, out.refresh = newID(), newRefreshToken()
+		var gen int64
+		var disabled bool
+		err := tx.QueryRowContext(ctx, s.d.q(`SELECT generation, disabled FROM myapp_auth_users WHERE id = ?`+s.d.forShare),
+			p.id).Scan(&gen, &disabled)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return errUserChanged
+		case err != nil:
 			return fmt.Errorf("create session: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("create session: %w", err)
-		} else if n == 0 {
+		case disabled || gen != p.generation:
 			return errUserChanged
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO myapp_auth_refresh_tokens (token_hash, session_id, issued_at, expires_at)
-			VALUES (?, ?, ?, ?)`, hashRefreshToken(out.refresh), out.sessionID, now, tokExp)
-		if err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO myapp_auth_sessions (id, user_id, generation, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?)`), out.sessionID, p.id, gen, now, sessExp); err != nil {
+			return fmt.Errorf("create session: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO myapp_auth_refresh_tokens (token_hash, session_id, issued_at, expires_at)
+			VALUES (?, ?, ?, ?)`), hashRefreshToken(out.refresh), out.sessionID, now, tokExp); err != nil {
 			return fmt.Errorf("store refresh token: %w", err)
 		}
 		return nil
@@ -81,14 +83,26 @@ func (s *Store) createSession(ctx context.Context, p principal, pol policy) (iss
 //   - a rotated token presented later means two parties hold the session,
 //     one of them a thief, so the whole session is revoked.
 //
-// The read and the writes share one write transaction, so concurrent
-// refreshes of one token are strictly ordered and exactly one rotates.
+// The read and the writes share one transaction holding the session's
+// lock (SQLite: the write lock), so concurrent refreshes of one token are
+// strictly ordered, across processes too, and exactly one rotates.
 func (s *Store) rotate(ctx context.Context, presented string, pol policy) (issued, error) {
 	h := hashRefreshToken(presented)
 	now := millis(pol.now)
 	var out issued
-	var outcome error // a refusal whose writes (revocation) must still commit
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	var outcome error // a refusal, decided inside the transaction
+	err := s.writeTx(ctx, false, func(tx *sql.Tx) error {
+		out, outcome = issued{}, nil
+		if s.d.lockSession != "" {
+			var sid string
+			err := tx.QueryRowContext(ctx, s.d.q(s.d.lockSession), h).Scan(&sid)
+			if errors.Is(err, sql.ErrNoRows) {
+				outcome = errTokenUnknown
+				return nil
+			} else if err != nil {
+				return fmt.Errorf("lock session: %w", err)
+			}
+		}
 		var (
 			tokExp, sessExp      int64
 			rotatedAt, revokedAt sql.NullInt64
@@ -96,12 +110,14 @@ func (s *Store) rotate(ctx context.Context, presented string, pol policy) (issue
 			disabled             bool
 			sessGen, userGen     int64
 		)
-		err := tx.QueryRowContext(ctx, `SELECT t.session_id, t.expires_at, t.rotated_at, t.successor,
+		// Read after the lock: under READ COMMITTED this statement sees
+		// whatever the previous holder committed.
+		err := tx.QueryRowContext(ctx, s.d.q(`SELECT t.session_id, t.expires_at, t.rotated_at, t.successor,
 				ss.expires_at, ss.revoked_at, ss.generation, u.username, u.disabled, u.generation
 			FROM myapp_auth_refresh_tokens t
 			JOIN myapp_auth_sessions ss ON ss.id = t.session_id
 			JOIN myapp_auth_users u ON u.id = ss.user_id
-			WHERE t.token_hash = ?`+s.d.forUpdate, h).Scan(&out.sessionID, &tokExp, &rotatedAt, &sealed,
+			WHERE t.token_hash = ?`), h).Scan(&out.sessionID, &tokExp, &rotatedAt, &sealed,
 			&sessExp, &revokedAt, &sessGen, &out.username, &disabled, &userGen)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -127,8 +143,8 @@ func (s *Store) rotate(ctx context.Context, presented string, pol policy) (issue
 			if sealed != nil && now-rotatedAt.Int64 <= pol.grace.Milliseconds() {
 				return s.replaySuccessor(ctx, tx, presented, h, sealed, &out)
 			}
-			outcome = errTokenReused
-			return revokeSession(ctx, tx, out.sessionID, "refresh token reuse", now)
+			outcome = errTokenReused // the session is revoked below, durably
+			return nil
 		case tokExp <= now:
 			outcome = errTokenExpired
 			return nil
@@ -141,30 +157,33 @@ func (s *Store) rotate(ctx context.Context, presented string, pol policy) (issue
 		if pol.grace > 0 {
 			seal = sealSuccessor(presented, out.refresh, h)
 		}
-		// rotated_at IS NULL makes this a compare-and-swap, which keeps
-		// the rotation single even under a dialect without row locks.
-		res, err := tx.ExecContext(ctx, `UPDATE myapp_auth_refresh_tokens SET rotated_at = ?, successor = ?
-			WHERE token_hash = ? AND rotated_at IS NULL`, now, seal, h)
+		// rotated_at IS NULL makes this a compare-and-swap: were the lock
+		// ever missing, a second rotation would fail, not fork the session.
+		res, err := tx.ExecContext(ctx, s.d.q(`UPDATE myapp_auth_refresh_tokens SET rotated_at = ?, successor = ?
+			WHERE token_hash = ? AND rotated_at IS NULL`), now, seal, h)
 		if err != nil {
 			return fmt.Errorf("rotate refresh token: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			return fmt.Errorf("rotate refresh token: lost a concurrent rotation (%d rows, %v)", n, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO myapp_auth_refresh_tokens (token_hash, session_id, issued_at, expires_at)
-			VALUES (?, ?, ?, ?)`, hashRefreshToken(out.refresh), out.sessionID, now, nextExp); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO myapp_auth_refresh_tokens (token_hash, session_id, issued_at, expires_at)
+			VALUES (?, ?, ?, ?)`), hashRefreshToken(out.refresh), out.sessionID, now, nextExp); err != nil {
 			return fmt.Errorf("store refresh token: %w", err)
-		}
-		// Sealed successors are only needed during their grace window;
-		// wiping them afterwards leaves nothing to attack later.
-		if _, err := tx.ExecContext(ctx, `UPDATE myapp_auth_refresh_tokens SET successor = NULL
-			WHERE successor IS NOT NULL AND rotated_at < ?`, now-pol.grace.Milliseconds()); err != nil {
-			return fmt.Errorf("wipe sealed successors: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
 		return out, err
+	}
+	if errors.Is(outcome, errTokenReused) {
+		// A separate, durable transaction: the rotation above committed
+		// without waiting for the disk, a revocation must not.
+		if err := s.writeTx(ctx, true, func(tx *sql.Tx) error {
+			return s.revokeSession(ctx, tx, out.sessionID, "refresh token reuse", now)
+		}); err != nil {
+			return out, err
+		}
 	}
 	return out, outcome
 }
@@ -177,7 +196,7 @@ func (s *Store) replaySuccessor(ctx context.Context, tx *sql.Tx, presented strin
 		return err
 	}
 	var exp int64
-	if err := tx.QueryRowContext(ctx, `SELECT expires_at FROM myapp_auth_refresh_tokens WHERE token_hash = ?`,
+	if err := tx.QueryRowContext(ctx, s.d.q(`SELECT expires_at FROM myapp_auth_refresh_tokens WHERE token_hash = ?`),
 		hashRefreshToken(next)).Scan(&exp); err != nil {
 		return fmt.Errorf("look up successor: %w", err)
 	}
@@ -188,26 +207,29 @@ func (s *Store) replaySuccessor(ctx context.Context, tx *sql.Tx, presented strin
 // revokeByToken ends the session a refresh token (current or rotated)
 // belongs to. An unknown token is not an error: logout is idempotent.
 func (s *Store) revokeByToken(ctx context.Context, presented string, now time.Time) (sessionID string, err error) {
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT session_id FROM myapp_auth_refresh_tokens WHERE token_hash = ?`,
+	err = s.writeTx(ctx, true, func(tx *sql.Tx) error {
+		sessionID = ""
+		err := tx.QueryRowContext(ctx, s.d.q(`SELECT session_id FROM myapp_auth_refresh_tokens WHERE token_hash = ?`),
 			hashRefreshToken(presented)).Scan(&sessionID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("look up refresh token: %w", err)
 		}
-		return revokeSession(ctx, tx, sessionID, "logout", millis(now))
+		return s.revokeSession(ctx, tx, sessionID, "logout", millis(now))
 	})
 	return sessionID, err
 }
 
-func revokeSession(ctx context.Context, tx *sql.Tx, sessionID, reason string, now int64) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE myapp_auth_sessions SET revoked_at = ?, revoke_reason = ?
-		WHERE id = ? AND revoked_at IS NULL`, now, reason, sessionID); err != nil {
+// revokeSession locks the session row before its tokens, the order every
+// transaction here follows.
+func (s *Store) revokeSession(ctx context.Context, tx *sql.Tx, sessionID, reason string, now int64) error {
+	if _, err := tx.ExecContext(ctx, s.d.q(`UPDATE myapp_auth_sessions SET revoked_at = ?, revoke_reason = ?
+		WHERE id = ? AND revoked_at IS NULL`), now, reason, sessionID); err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE myapp_auth_refresh_tokens SET successor = NULL
-		WHERE session_id = ? AND successor IS NOT NULL`, sessionID); err != nil {
+	if _, err := tx.ExecContext(ctx, s.d.q(`UPDATE myapp_auth_refresh_tokens SET successor = NULL
+		WHERE session_id = ? AND successor IS NOT NULL`), sessionID); err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
 	return nil

@@ -6,53 +6,50 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // pure-Go driver: the binary stays static with CGO off
 )
 
 // Store is the auth database: users, sessions and refresh tokens. It is
-// safe for concurrent use, also by several processes on the same SQLite
-// file (the server and `myapp auth user ...`).
+// safe for concurrent use, also by several processes on one database (the
+// server, a second server instance, `myapp auth user ...`).
 type Store struct {
-	path string
-	d    dialect
-	// w has exactly one connection. SQLite admits one writer at a time;
-	// queueing writers in database/sql is fair and cannot fail, whereas
-	// several write connections would spin on SQLITE_BUSY. Its transactions
-	// start with BEGIN IMMEDIATE so that another process holding the lock
-	// is waited for (busy_timeout) at BEGIN, never hit at a later upgrade
-	// from read to write, where SQLite gives up with "database is locked".
+	name string // identifies the database in messages, without secrets
+	path string // the SQLite file; empty for MySQL and PostgreSQL
+	d    *dialect
+	// w runs write transactions. For SQLite it has exactly one
+	// connection: SQLite admits one writer at a time, and queueing writers
+	// in database/sql is fair and cannot fail, whereas several write
+	// connections would spin on SQLITE_BUSY. Its transactions start with
+	// BEGIN IMMEDIATE so that another process holding the lock is waited
+	// for (busy_timeout) at BEGIN, never hit at a later upgrade from read
+	// to write, where SQLite gives up with "database is locked".
 	w *sql.DB
-	// r serves plain reads; WAL lets them run beside the writer.
+	// r serves plain reads; for SQLite WAL lets them run beside the
+	// writer. For MySQL and PostgreSQL r and w are one pool.
 	r *sql.DB
-	// hashes bounds concurrent Argon2id computations: each one takes
-	// 19 MiB and a core for ~30 ms, so a login burst must queue, not
-	// exhaust memory.
+	// hashes bounds concurrent password hashes: each Argon2id takes 19 MiB
+	// and a core for ~30 ms, so a login burst must queue, not exhaust
+	// memory.
 	hashes chan struct{}
+	// sqliteSync is the write connection's PRAGMA synchronous; only the
+	// holder of that one connection reads or writes it.
+	sqliteSync string
+	// lastSweep is when housekeeping last ran (Unix ms, policy clock).
+	lastSweep atomic.Int64
 }
 
-// dialect is what differs between SQL engines. Queries elsewhere stick to
-// SQL that SQLite, PostgreSQL and MySQL share (no RETURNING, no upserts);
-// a later MySQL/PostgreSQL store adds a dialect, a migrations directory and
-// placeholder rebinding for PostgreSQL's $n.
-type dialect struct {
-	name       string
-	migrations string // directory inside migrationsFS
-	// forUpdate follows the SELECT that reads a refresh token inside the
-	// rotation transaction. SQLite needs nothing: BEGIN IMMEDIATE already
-	// holds the only write lock. PostgreSQL and MySQL need " FOR UPDATE" so
-	// that two concurrent refreshes of one token serialise on its row.
-	forUpdate string
-}
-
-var sqliteDialect = dialect{name: "sqlite", migrations: "migrations/sqlite"}
-
-// busyTimeout is how long a connection waits for another process's write
-// lock before failing; user management from the CLI takes milliseconds.
+// busyTimeout is how long a SQLite connection waits for another process's
+// write lock before failing; user management from the CLI takes
+// milliseconds.
 const busyTimeout = 5 * time.Second
 
 // OpenStore opens the database named by a DB_URL (see the package doc for
@@ -62,15 +59,35 @@ func OpenStore(ctx context.Context, dbURL string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := openSQLite(ctx, t.path)
+	var s *Store
+	switch t.driver {
+	case "sqlite":
+		s, err = openSQLite(ctx, t.path)
+	case "mysql":
+		s, err = openServerDB(ctx, t.name, &mysqlDialect, func() (*sql.DB, error) {
+			c, err := mysql.NewConnector(t.mysql)
+			if err != nil {
+				return nil, err
+			}
+			return sql.OpenDB(c), nil
+		})
+	case "postgres":
+		s, err = openServerDB(ctx, t.name, &postgresDialect, func() (*sql.DB, error) {
+			return stdlib.OpenDB(*t.pg), nil
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("migrate database %s: %w", t.path, err)
+		return nil, fmt.Errorf("migrate database %s: %w", s.name, err)
 	}
 	return s, nil
+}
+
+func newStore(name string, d *dialect, w, r *sql.DB) *Store {
+	return &Store{name: name, d: d, w: w, r: r, hashes: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 }
 
 func openSQLite(ctx context.Context, path string) (*Store, error) {
@@ -90,9 +107,9 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	}
 
 	common := fmt.Sprintf("?_busy_timeout=%d&_foreign_keys=1", busyTimeout.Milliseconds())
-	// synchronous stays FULL (the default): a revocation or password
-	// change that a power cut undoes would be a security bug.
-	w, err := sql.Open("sqlite", path+common+"&_journal_mode=WAL&_txlock=immediate")
+	// synchronous starts at FULL; writeTx lowers it only for transactions
+	// whose loss in a power cut would merely log someone out.
+	w, err := sql.Open("sqlite", path+common+"&_journal_mode=WAL&_txlock=immediate&_pragma=synchronous(FULL)")
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -112,18 +129,41 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	n := max(2, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(2 * n)
 	r.SetMaxIdleConns(n)
-	return &Store{
-		path:   path,
-		d:      sqliteDialect,
-		w:      w,
-		r:      r,
-		hashes: make(chan struct{}, n),
-	}, nil
+	s := newStore(path, &sqliteDialect, w, r)
+	s.path, s.sqliteSync = path, "FULL"
+	return s, nil
+}
+
+// openServerDB opens a MySQL or PostgreSQL pool. It is sized for requests
+// that wait on a session's row lock while others proceed; two instances
+// stay far below either server's default connection limit.
+func openServerDB(ctx context.Context, name string, d *dialect, open func() (*sql.DB, error)) (*Store, error) {
+	db, err := open()
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", name, err)
+	}
+	n := max(8, 4*runtime.GOMAXPROCS(0))
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	// Recycled connections pick up server-side changes (failover, a
+	// password rotation) without a restart.
+	db.SetConnMaxLifetime(time.Hour)
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", name, err)
+	}
+	return newStore(name, d, db, db), nil
 }
 
 // Close releases the database. It does not wait for requests in flight;
 // shut the HTTP server down first.
 func (s *Store) Close() error {
+	if s.r == s.w {
+		return s.w.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -132,17 +172,71 @@ func (s *Store) Ping(ctx context.Context) error {
 	var v int
 	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM myapp_auth_schema_migrations`).Scan(&v)
 	if err != nil {
-		return fmt.Errorf("ping database %s: %w", s.path, err)
+		return fmt.Errorf("ping database %s: %w", s.name, err)
 	}
 	return nil
 }
 
-// writeTx runs fn in a write transaction. fn must use only tx: the single
-// write connection is taken, so any other write from fn would deadlock.
-func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+// maxTxAttempts bounds the retries of a transaction that lost a deadlock.
+const maxTxAttempts = 5
+
+// writeTx runs fn in a write transaction, again from the start if the
+// database chose it as a deadlock victim, so fn must set its results
+// afresh on each call. fn must use only tx: for SQLite the single write
+// connection is taken, so any other write from fn would deadlock.
+//
+// durable=false is for writes whose loss in a power cut only logs
+// someone out (logins, rotations): they skip the wait for the disk. A
+// revocation or user change is durable, and flushes earlier relaxed
+// commits with it, so none is ever undone while a later one survives.
+func (s *Store) writeTx(ctx context.Context, durable bool, fn func(tx *sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.tryTx(ctx, durable, fn)
+		if err == nil || attempt == maxTxAttempts || !retryable(err) {
+			return err
+		}
+		// A random pause, so the two sides of a deadlock do not meet again.
+		select {
+		case <-time.After(time.Duration(1+rand.IntN(5*attempt)) * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+func (s *Store) tryTx(ctx context.Context, durable bool, fn func(tx *sql.Tx) error) error {
+	var tx *sql.Tx
+	if s.path != "" {
+		conn, err := s.w.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+		defer conn.Close()
+		// SQLite refuses to change synchronous inside a transaction.
+		level := "NORMAL"
+		if durable {
+			level = "FULL"
+		}
+		if level != s.sqliteSync {
+			if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+level); err != nil {
+				return fmt.Errorf("set synchronous: %w", err)
+			}
+			s.sqliteSync = level
+		}
+		if tx, err = conn.BeginTx(ctx, nil); err != nil {
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+	} else {
+		var err error
+		if tx, err = s.w.BeginTx(ctx, s.d.txOptions); err != nil {
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+		if !durable && s.d.relaxCommit != "" {
+			if _, err := tx.ExecContext(ctx, s.d.relaxCommit); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("begin transaction: %w", err)
+			}
+		}
 	}
 	defer tx.Rollback() // no-op after Commit
 	if err := fn(tx); err != nil {

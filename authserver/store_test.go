@@ -9,63 +9,6 @@ import (
 	"testing/fstest"
 )
 
-func TestParseDBURL(t *testing.T) {
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		url, path string // path "" means an error is expected
-		errHas    string
-	}{
-		{"sqlite:////var/lib/myapp/shop/app.db", "/var/lib/myapp/shop/app.db", ""},
-		{"sqlite:///app.db", filepath.Join(wd, "app.db"), ""},
-		{"sqlite:///data/app.db", filepath.Join(wd, "data/app.db"), ""},
-		{"sqlite+pysqlite:////abs/app.db", "/abs/app.db", ""},
-		{"SQLite+aiosqlite:////abs/app.db", "/abs/app.db", ""},
-		{"sqlite:////abs/app.db?timeout=30&check_same_thread=false", "/abs/app.db", ""},
-		{"sqlite:/abs/app.db", "/abs/app.db", ""},
-		{"sqlite:app.db", filepath.Join(wd, "app.db"), ""},
-		{"sqlite3:/abs/app.db", "/abs/app.db", ""},
-		{"  sqlite:////abs/app.db\n", "/abs/app.db", ""},
-		{"sqlite:////abs/dir/../app.db", "/abs/app.db", ""},
-		{"sqlite:////abs/my app.db", "/abs/my app.db", ""},
-
-		{"", "", "empty"},
-		{"sqlite://", "", "file path"},
-		{"sqlite:", "", "file path"},
-		{"sqlite:///:memory:", "", "file path"},
-		{"sqlite:///file:app.db?mode=ro&uri=true", "", "file path"},
-		{"sqlite://host/app.db", "", "host part"},
-		{"/var/lib/app.db", "", "no scheme"},
-		{"app.db", "", "no scheme"},
-		{"mysql+pymysql://user:hunter2@localhost/db", "", "not supported yet"},
-		{"postgresql://user:hunter2@localhost/db", "", "not supported yet"},
-		{"postgres://user:hunter2@localhost/db", "", "not supported yet"},
-		{"mongodb://user:hunter2@localhost/db", "", "not a known database"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.url, func(t *testing.T) {
-			got, err := parseDBURL(tt.url)
-			if tt.path != "" {
-				if err != nil || got.path != tt.path || got.driver != "sqlite" {
-					t.Fatalf("= %+v, %v; want %s", got, err, tt.path)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.errHas) {
-				t.Fatalf("= %+v, %v; want an error about %q", got, err, tt.errHas)
-			}
-			if strings.Contains(err.Error(), "hunter2") {
-				t.Errorf("error leaks the password: %v", err)
-			}
-		})
-	}
-	if _, err := parseDBURL("mysql://u:p@h/db"); !errors.Is(err, ErrUnsupportedDB) {
-		t.Errorf("mysql: %v, want ErrUnsupportedDB", err)
-	}
-}
-
 func TestOpenStoreMissingDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "missing")
 	_, err := OpenStore(t.Context(), "sqlite:///"+dir+"/app.db")
@@ -132,58 +75,62 @@ func TestLoadMigrationsChecksNames(t *testing.T) {
 }
 
 func TestUserManagement(t *testing.T) {
-	st := openTestStore(t)
-	ctx := t.Context()
-	if err := st.AddUser(ctx, "bob", testPassword); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AddUser(ctx, "bob", testPassword); !errors.Is(err, ErrUserExists) {
-		t.Errorf("duplicate AddUser: %v", err)
-	}
-	if err := st.AddUser(ctx, "Bob", testPassword); err != nil {
-		t.Errorf("usernames are case-sensitive: %v", err)
-	}
-	for _, bad := range []string{"", " bob", "bob ", "bo\nb", "bo\x00b", "\xff", strings.Repeat("a", maxUsernameLen+1)} {
-		if err := st.AddUser(ctx, bad, testPassword); err == nil {
-			t.Errorf("username %q accepted", bad)
+	forEachBackend(t, func(t *testing.T, b string) {
+		st := openTestStoreOn(t, b)
+		ctx := t.Context()
+		if err := st.AddUser(ctx, "bob", testPassword); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if err := st.AddUser(ctx, "carol", "short"); err == nil {
-		t.Error("short password accepted")
-	}
-	if err := st.SetPassword(ctx, "nobody", testPassword); !errors.Is(err, ErrUserNotFound) {
-		t.Errorf("SetPassword of unknown user: %v", err)
-	}
-	if err := st.DisableUser(ctx, "nobody"); !errors.Is(err, ErrUserNotFound) {
-		t.Errorf("DisableUser of unknown user: %v", err)
-	}
-	if err := st.DisableUser(ctx, "Bob"); err != nil {
-		t.Fatal(err)
-	}
-	us, err := st.ListUsers(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(us) != 2 || us[0].Username != "Bob" || !us[0].Disabled || us[1].Username != "bob" || us[1].Disabled {
-		t.Fatalf("ListUsers = %+v", us)
-	}
-	if us[1].CreatedAt.IsZero() || us[1].ActiveSessions != 0 {
-		t.Errorf("ListUsers row %+v", us[1])
-	}
-	var hash string
-	st.r.QueryRow(`SELECT password_hash FROM myapp_auth_users WHERE username = 'bob'`).Scan(&hash)
-	if !strings.HasPrefix(hash, "$argon2id$v=19$m=19456,t=2,p=1$") || strings.Contains(hash, testPassword) {
-		t.Errorf("stored hash %q", hash)
-	}
+		if err := st.AddUser(ctx, "bob", testPassword); !errors.Is(err, ErrUserExists) {
+			t.Errorf("duplicate AddUser: %v", err)
+		}
+		if err := st.AddUser(ctx, "Bob", testPassword); err != nil {
+			t.Errorf("usernames are case-sensitive: %v", err)
+		}
+		for _, bad := range []string{"", " bob", "bob ", "bo\nb", "bo\x00b", "\xff", strings.Repeat("a", maxUsernameLen+1)} {
+			if err := st.AddUser(ctx, bad, testPassword); err == nil {
+				t.Errorf("username %q accepted", bad)
+			}
+		}
+		if err := st.AddUser(ctx, "carol", "short"); err == nil {
+			t.Error("short password accepted")
+		}
+		if err := st.SetPassword(ctx, "nobody", testPassword); !errors.Is(err, ErrUserNotFound) {
+			t.Errorf("SetPassword of unknown user: %v", err)
+		}
+		if err := st.DisableUser(ctx, "nobody"); !errors.Is(err, ErrUserNotFound) {
+			t.Errorf("DisableUser of unknown user: %v", err)
+		}
+		if err := st.DisableUser(ctx, "Bob"); err != nil {
+			t.Fatal(err)
+		}
+		us, err := st.ListUsers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(us) != 2 || us[0].Username != "Bob" || !us[0].Disabled || us[1].Username != "bob" || us[1].Disabled {
+			t.Fatalf("ListUsers = %+v", us)
+		}
+		if us[1].CreatedAt.IsZero() || us[1].ActiveSessions != 0 {
+			t.Errorf("ListUsers row %+v", us[1])
+		}
+		var hash string
+		st.r.QueryRow(`SELECT password_hash FROM myapp_auth_users WHERE username = 'bob'`).Scan(&hash)
+		if !strings.HasPrefix(hash, "$argon2id$v=19$m=19456,t=2,p=1$") || strings.Contains(hash, testPassword) {
+			t.Errorf("stored hash %q", hash)
+		}
+	})
 }
 
 func TestListUsersCountsActiveSessions(t *testing.T) {
-	e := newEnv(t)
-	e.login()
-	tok := e.login().RefreshToken
-	e.do("POST", "/logout", "application/json", `{"refresh_token":"`+tok+`"}`)
-	us, err := e.st.ListUsers(t.Context())
-	if err != nil || len(us) != 1 || us[0].ActiveSessions != 1 {
-		t.Fatalf("ListUsers = %+v, %v; want alice with 1 active session", us, err)
-	}
+	forEachBackend(t, func(t *testing.T, b string) {
+		e := newEnvOn(t, b)
+		e.login()
+		tok := e.login().RefreshToken
+		e.do("POST", "/logout", "application/json", `{"refresh_token":"`+tok+`"}`)
+		us, err := e.st.ListUsers(t.Context())
+		if err != nil || len(us) != 1 || us[0].ActiveSessions != 1 {
+			t.Fatalf("ListUsers = %+v, %v; want alice with 1 active session", us, err)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -89,9 +90,10 @@ func openSuccessor(presented string, sealed, rowHash []byte) (string, error) {
 	return string(pt), nil
 }
 
-// accessClaims are the access token's claims. No aud: PyJWT's
-// jwt.decode(token, key, algorithms=["HS256"]) rejects any token that has
-// an audience when the caller names none.
+// accessClaims are the access token's claims. aud only when
+// Options.Audience is set: PyJWT's jwt.decode(token, key,
+// algorithms=["HS256"]) rejects any token that has an audience when the
+// caller names none.
 type accessClaims struct {
 	SessionID string `json:"sid"`
 	jwt.RegisteredClaims
@@ -99,6 +101,20 @@ type accessClaims struct {
 
 // jwtLeeway absorbs small clock differences between hosts.
 const jwtLeeway = 10 * time.Second
+
+// hmacKey is a SECRET_KEY with its key id. The kid lets a verifier pick
+// the key during a rotation instead of trying each; it is derived from
+// the key so that every instance computes the same one, and reveals
+// nothing a signed token does not already.
+type hmacKey struct {
+	id     string
+	secret []byte
+}
+
+func newHMACKey(secret []byte) hmacKey {
+	sum := sha256.Sum256(append([]byte("myapp authserver kid v1\x00"), secret...))
+	return hmacKey{id: tokenEnc.EncodeToString(sum[:6]), secret: bytes.Clone(secret)}
+}
 
 func (s *Server) mintAccess(username, sid string, now time.Time) (string, error) {
 	c := accessClaims{
@@ -111,16 +127,22 @@ func (s *Server) mintAccess(username, sid string, now time.Time) (string, error)
 			ID:        newID(),
 		},
 	}
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.opts.SecretKey)
+	if s.opts.Audience != "" {
+		c.Audience = jwt.ClaimStrings{s.opts.Audience}
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	t.Header["kid"] = s.keys[0].id
+	tok, err := t.SignedString(s.keys[0].secret)
 	if err != nil {
 		return "", fmt.Errorf("sign access token: %w", err)
 	}
 	return tok, nil
 }
 
-// parseAccess verifies an access token. Pinning the method list to HS256
-// is what stops alg=none and RS/HS key-confusion tokens.
-func (s *Server) parseAccess(tok string) (*accessClaims, error) {
+// newParser builds the access-token parser once: pinning the method list
+// to HS256 is what stops alg=none and RS/HS key-confusion tokens, and exp
+// is required so that no token lives for ever.
+func (s *Server) newParser() *jwt.Parser {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
@@ -131,13 +153,45 @@ func (s *Server) parseAccess(tok string) (*accessClaims, error) {
 	if s.opts.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(s.opts.Issuer))
 	}
+	if s.opts.Audience != "" {
+		opts = append(opts, jwt.WithAudience(s.opts.Audience))
+	}
+	return jwt.NewParser(opts...)
+}
+
+// keyFor picks the verification key by kid. A token without a kid, or
+// with one we do not know, is tried against every accepted key: tokens
+// minted before kids existed stay valid until they expire.
+func (s *Server) keyFor(t *jwt.Token) (any, error) {
+	if kid, ok := t.Header["kid"].(string); ok {
+		for _, k := range s.keys {
+			if k.id == kid {
+				return k.secret, nil
+			}
+		}
+	}
+	set := jwt.VerificationKeySet{}
+	for _, k := range s.keys {
+		set.Keys = append(set.Keys, k.secret)
+	}
+	return set, nil
+}
+
+var errUnexpectedAudience = errors.New("token has an audience but none is configured")
+
+// parseAccess verifies an access token.
+func (s *Server) parseAccess(tok string) (*accessClaims, error) {
 	var c accessClaims
-	_, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return s.opts.SecretKey, nil }, opts...)
-	if err != nil {
+	if _, err := s.parser.ParseWithClaims(tok, &c, s.keyFor); err != nil {
 		return nil, err
 	}
 	if c.Subject == "" {
 		return nil, errors.New("token has no subject")
+	}
+	if s.opts.Audience == "" && len(c.Audience) > 0 {
+		// A token meant for another service, signed with a shared key,
+		// is not for us: the same rule PyJWT applies.
+		return nil, errUnexpectedAudience
 	}
 	return &c, nil
 }

@@ -70,19 +70,37 @@ func (s *Store) AddUser(ctx context.Context, username, password string) error {
 	if err != nil {
 		return fmt.Errorf("add user %q: %w", username, err)
 	}
+	return s.insertUser(ctx, username, h)
+}
+
+// ImportUser creates an enabled user from a password hash made elsewhere:
+// an Argon2id PHC string or a bcrypt hash ($2a$, $2b$, $2y$), as passlib,
+// Django or FastAPI tutorials write them. A bcrypt hash is replaced by an
+// Argon2id one at the user's first successful login.
+func (s *Store) ImportUser(ctx context.Context, username, hash string) error {
+	if err := validateUsername(username); err != nil {
+		return err
+	}
+	if err := validateHash(hash); err != nil {
+		return err
+	}
+	return s.insertUser(ctx, username, hash)
+}
+
+func (s *Store) insertUser(ctx context.Context, username, hash string) error {
 	now := millis(time.Now())
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
-		// Checked inside the write transaction, so no other writer can
-		// slip in between; portable, unlike matching driver error codes.
+	return s.writeTx(ctx, true, func(tx *sql.Tx) error {
+		// Checked inside the write transaction; the UNIQUE constraint
+		// backs it up should another process insert the name in between.
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM myapp_auth_users WHERE username = ?`, username).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, s.d.q(`SELECT COUNT(*) FROM myapp_auth_users WHERE username = ?`), username).Scan(&n); err != nil {
 			return fmt.Errorf("add user %q: %w", username, err)
 		}
 		if n > 0 {
 			return fmt.Errorf("add user %q: %w", username, ErrUserExists)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO myapp_auth_users (username, password_hash, disabled, generation, created_at, updated_at)
-			VALUES (?, ?, 0, 0, ?, ?)`, username, h, now, now)
+		_, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO myapp_auth_users (username, password_hash, disabled, generation, created_at, updated_at)
+			VALUES (?, ?, 0, 0, ?, ?)`), username, hash, now, now)
 		if err != nil {
 			return fmt.Errorf("add user %q: %w", username, err)
 		}
@@ -111,14 +129,23 @@ func (s *Store) DisableUser(ctx context.Context, username string) error {
 		`UPDATE myapp_auth_users SET disabled = 1, generation = generation + 1, updated_at = ? WHERE username = ?`)
 }
 
+// RevokeSessions signs the user out everywhere (POST /logout/all): every
+// session is revoked, and the generation bump makes a login or refresh
+// racing this one fail too.
+func (s *Store) RevokeSessions(ctx context.Context, username string) error {
+	return s.changeUser(ctx, username, "logout all",
+		`UPDATE myapp_auth_users SET generation = generation + 1, updated_at = ? WHERE username = ?`)
+}
+
 // changeUser runs update (whose last two parameters are updated_at and
-// username) and revokes the user's sessions in the same transaction. The
+// username) and revokes the user's sessions in the same durable
+// transaction, locking user, sessions, tokens in that order. The
 // generation bump also defeats a login or refresh that read the user
 // before this change and writes after it.
 func (s *Store) changeUser(ctx context.Context, username, reason, update string, args ...any) error {
 	now := millis(time.Now())
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, update, append(args, now, username)...)
+	return s.writeTx(ctx, true, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.q(update), append(args, now, username)...)
 		if err != nil {
 			return fmt.Errorf("update user %q: %w", username, err)
 		}
@@ -127,14 +154,16 @@ func (s *Store) changeUser(ctx context.Context, username, reason, update string,
 		} else if n == 0 {
 			return fmt.Errorf("update user %q: %w", username, ErrUserNotFound)
 		}
-		const byUser = `(SELECT id FROM myapp_auth_users WHERE username = ?)`
-		if _, err := tx.ExecContext(ctx, `UPDATE myapp_auth_refresh_tokens SET successor = NULL
-			WHERE successor IS NOT NULL AND session_id IN (SELECT id FROM myapp_auth_sessions WHERE user_id = `+byUser+`)`,
-			username); err != nil {
+		var id int64
+		if err := tx.QueryRowContext(ctx, s.d.q(`SELECT id FROM myapp_auth_users WHERE username = ?`), username).Scan(&id); err != nil {
+			return fmt.Errorf("update user %q: %w", username, err)
+		}
+		if _, err := tx.ExecContext(ctx, s.d.q(`UPDATE myapp_auth_sessions SET revoked_at = ?, revoke_reason = ?
+			WHERE revoked_at IS NULL AND user_id = ?`), now, reason, id); err != nil {
 			return fmt.Errorf("revoke sessions of %q: %w", username, err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE myapp_auth_sessions SET revoked_at = ?, revoke_reason = ?
-			WHERE revoked_at IS NULL AND user_id = `+byUser, now, reason, username); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.q(`UPDATE myapp_auth_refresh_tokens SET successor = NULL
+			WHERE successor IS NOT NULL AND session_id IN (SELECT id FROM myapp_auth_sessions WHERE user_id = ?)`), id); err != nil {
 			return fmt.Errorf("revoke sessions of %q: %w", username, err)
 		}
 		return nil
@@ -143,11 +172,11 @@ func (s *Store) changeUser(ctx context.Context, username, reason, update string,
 
 // ListUsers returns all users ordered by username.
 func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT u.username, u.disabled, u.created_at, u.updated_at,
+	rows, err := s.r.QueryContext(ctx, s.d.q(`SELECT u.username, u.disabled, u.created_at, u.updated_at,
 		(SELECT COUNT(*) FROM myapp_auth_sessions ss WHERE ss.user_id = u.id AND ss.revoked_at IS NULL AND ss.expires_at > ?
 			AND EXISTS (SELECT 1 FROM myapp_auth_refresh_tokens t
 				WHERE t.session_id = ss.id AND t.rotated_at IS NULL AND t.expires_at > ?))
-		FROM myapp_auth_users u ORDER BY u.username`, millis(time.Now()), millis(time.Now()))
+		FROM myapp_auth_users u ORDER BY u.username`), millis(time.Now()), millis(time.Now()))
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -177,14 +206,14 @@ type principal struct {
 }
 
 // authenticate checks a login. Every failure returns errBadCredentials
-// after the same single Argon2id run, whether the user is unknown,
+// after the same single password hash, whether the user is unknown,
 // disabled or typed the wrong password.
 func (s *Store) authenticate(ctx context.Context, username, password string) (principal, error) {
 	var p principal
 	var hash string
 	var disabled bool
-	err := s.r.QueryRowContext(ctx, `SELECT id, username, password_hash, disabled, generation
-		FROM myapp_auth_users WHERE username = ?`, username).Scan(&p.id, &p.username, &hash, &disabled, &p.generation)
+	err := s.r.QueryRowContext(ctx, s.d.q(`SELECT id, username, password_hash, disabled, generation
+		FROM myapp_auth_users WHERE username = ?`), username).Scan(&p.id, &p.username, &hash, &disabled, &p.generation)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		if _, err := s.verifyPassword(ctx, dummyHash, password); err != nil {
@@ -204,5 +233,27 @@ func (s *Store) authenticate(ctx context.Context, username, password string) (pr
 	if disabled {
 		return principal{}, errUserDisabled
 	}
+	if needsRehash(hash) {
+		if err := s.rehash(ctx, p.id, hash, password); err != nil {
+			return principal{}, err
+		}
+	}
 	return p, nil
+}
+
+// rehash replaces an imported (bcrypt) or outdated hash once the user
+// proves the password. It is no password change: the generation stays,
+// and the update only applies if the hash is still the one checked.
+func (s *Store) rehash(ctx context.Context, id int64, old, password string) error {
+	h, err := s.hashPassword(ctx, password)
+	if err != nil {
+		return fmt.Errorf("upgrade password hash: %w", err)
+	}
+	return s.writeTx(ctx, true, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.d.q(`UPDATE myapp_auth_users SET password_hash = ? WHERE id = ? AND password_hash = ?`), h, id, old)
+		if err != nil {
+			return fmt.Errorf("upgrade password hash: %w", err)
+		}
+		return nil
+	})
 }

@@ -71,3 +71,69 @@ require_free_ports() {
 }
 
 E2E_PORTS=(80 443 8000 8053 14000 15000)
+
+# The auth server's MySQL and PostgreSQL tests (authserver, cmd) read these
+# URLs; under CI=true they fail without them. The databases listen on
+# loopback only, so a fixed password is no secret worth keeping.
+TEST_DB_USER=myapp_test
+TEST_DB_PASSWORD=myapp-test-only
+STARTED_SERVICES=()
+
+# start_mariadb starts MariaDB through its init script (there is no
+# systemd as PID 1 here or in CI), creates the test user, who may create
+# databases named myapp_test*, and exports MYAPP_TEST_MYSQL_URL.
+start_mariadb() {
+	if ! mariadb-admin ping >/dev/null 2>&1; then
+		echo "==> starting mariadb"
+		service mariadb start >/dev/null || die "could not start mariadb (see /var/log/mysql/error.log)"
+		STARTED_SERVICES+=(mariadb)
+	fi
+	local u
+	for u in "'$TEST_DB_USER'@'localhost'" "'$TEST_DB_USER'@'127.0.0.1'"; do
+		mariadb -e "CREATE USER IF NOT EXISTS $u IDENTIFIED BY '$TEST_DB_PASSWORD';
+			ALTER USER $u IDENTIFIED BY '$TEST_DB_PASSWORD';
+			GRANT ALL PRIVILEGES ON \`myapp\\_test%\`.* TO $u;" || die "could not create the mariadb test user"
+	done
+	mariadb -e "CREATE DATABASE IF NOT EXISTS myapp_test" || die "could not create the mariadb test database"
+	export MYAPP_TEST_MYSQL_URL="mysql+pymysql://$TEST_DB_USER:$TEST_DB_PASSWORD@127.0.0.1:3306/myapp_test"
+}
+
+# start_postgres starts the newest PostgreSQL cluster with pg_ctlcluster
+# (creating it if the package install did not), creates the test role and
+# its database, and exports MYAPP_TEST_POSTGRES_URL.
+start_postgres() {
+	local ver port
+	ver=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -1)
+	[[ -n $ver ]] || die "postgresql is not installed"
+	if ! pg_lsclusters -h | awk -v v="$ver" '$1 == v && $2 == "main"' | grep -q .; then
+		pg_createcluster "$ver" main >/dev/null || die "could not create the postgresql $ver cluster"
+	fi
+	if ! pg_lsclusters -h | awk -v v="$ver" '$1 == v && $2 == "main" {print $4}' | grep -q online; then
+		echo "==> starting postgresql $ver"
+		pg_ctlcluster "$ver" main start || die "could not start postgresql $ver"
+		STARTED_SERVICES+=("postgresql:$ver")
+	fi
+	port=$(pg_lsclusters -h | awk -v v="$ver" '$1 == v && $2 == "main" {print $3}')
+	runuser -u postgres -- psql -p "$port" -v ON_ERROR_STOP=1 -q <<SQL >/dev/null || die "could not create the postgresql test role"
+DO \$\$BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$TEST_DB_USER') THEN
+		CREATE ROLE $TEST_DB_USER LOGIN;
+	END IF;
+END\$\$;
+ALTER ROLE $TEST_DB_USER LOGIN PASSWORD '$TEST_DB_PASSWORD';
+SELECT 'CREATE DATABASE myapp_test OWNER $TEST_DB_USER' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'myapp_test')\gexec
+SQL
+	export MYAPP_TEST_POSTGRES_URL="postgresql+psycopg://$TEST_DB_USER:$TEST_DB_PASSWORD@127.0.0.1:$port/myapp_test"
+}
+
+# stop_started_services stops what start_mariadb and start_postgres
+# started, leaving the machine's services as they were found.
+stop_started_services() {
+	local s
+	for s in "${STARTED_SERVICES[@]}"; do
+		case $s in
+		mariadb) service mariadb stop >/dev/null 2>&1 || true ;;
+		postgresql:*) pg_ctlcluster "${s#postgresql:}" main stop >/dev/null 2>&1 || true ;;
+		esac
+	done
+}
