@@ -83,11 +83,11 @@ func runInit(ctx context.Context, g *Globals, opts *InitOptions) error {
 		}
 	} else {
 		for _, r := range results {
-			verb := "done"
 			if opts.DryRun {
-				verb = "dry run, nothing changed"
+				g.logf("%s: dry run, nothing changed: %d would change, %d unchanged, %d skipped, %d failed", r.Host, r.Summary.Changed, r.Summary.Unchanged, r.Summary.Skipped, r.Summary.Failed)
+				continue
 			}
-			g.logf("%s: %s: %d changed, %d unchanged, %d skipped, %d failed", r.Host, verb, r.Summary.Changed, r.Summary.Unchanged, r.Summary.Skipped, r.Summary.Failed)
+			g.logf("%s: done: %d changed, %d unchanged, %d skipped, %d failed", r.Host, r.Summary.Changed, r.Summary.Unchanged, r.Summary.Skipped, r.Summary.Failed)
 		}
 	}
 	return resultsError(results)

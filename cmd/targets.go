@@ -166,8 +166,10 @@ func resultsError(results []provision.HostResult) error {
 	switch {
 	case failed == 0:
 		return nil
-	case failed == len(results):
+	case failed == len(results) && len(results) == 1:
 		return &exitError{code: exitFailure, err: first}
+	case failed == len(results):
+		return &exitError{code: exitFailure, err: fmt.Errorf("all %d hosts failed; first: %w", failed, first)}
 	}
 	return &exitError{code: exitPartial, err: fmt.Errorf("%d of %d hosts failed; first: %w", failed, len(results), first)}
 }

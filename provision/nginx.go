@@ -36,7 +36,7 @@ func (s nginxSite) Plan(ctx context.Context, t *Target) (*Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	fc, err := planFile(ctx, t.Host, host.FileSpec{Path: t.Paths.SiteAvailable, Data: data, Mode: 0o644}, false)
+	fc, err := t.planFile(ctx, host.FileSpec{Path: t.Paths.SiteAvailable, Data: data, Mode: 0o644}, false)
 	if err != nil {
 		return nil, err
 	}

@@ -82,11 +82,20 @@ func applyChange(ctx context.Context, h host.Host, c *Change) error {
 }
 
 // planFile compares the desired file with the host's and returns a
-// FileChange, or nil when content, mode and owner already match.
-func planFile(ctx context.Context, h host.Host, spec host.FileSpec, secret bool) (*FileChange, error) {
+// FileChange, or nil when content, mode and owner already match. In a dry
+// run, a file an earlier step would have written counts as written, so two
+// steps never show the same change.
+func (t *Target) planFile(ctx context.Context, spec host.FileSpec, secret bool) (*FileChange, error) {
 	if spec.Owner == "" {
 		spec.Owner = "root:root"
 	}
+	if p, ok := t.planned[spec.Path]; ok {
+		if string(p.Data) == string(spec.Data) && p.Mode.Perm() == spec.Mode.Perm() && p.Owner == spec.Owner {
+			return nil, nil
+		}
+		return &FileChange{FileSpec: spec, Old: p.Data, Exists: true, Secret: secret}, nil
+	}
+	h := t.Host
 	old, err := h.ReadFile(ctx, spec.Path)
 	switch {
 	case host.IsNotExist(err):

@@ -3,6 +3,8 @@ package provision
 import (
 	"context"
 	"fmt"
+
+	"github.com/myapp/myapp/provision/host"
 )
 
 // StepResult is one line of the report.
@@ -74,6 +76,7 @@ func Apply(ctx context.Context, t *Target, steps []Step, rep Reporter) HostResul
 		if err == nil && c != nil && c.Skip == "" {
 			if t.DryRun {
 				rep.Plan(res.Host, s.Name(), c)
+				t.remember(c)
 			} else {
 				err = applyChange(ctx, t.Host, c)
 			}
@@ -108,3 +111,13 @@ func (discard) Plan(string, string, *Change) {}
 
 // Discard is a Reporter for callers that only want the HostResult.
 var Discard Reporter = discard{}
+
+// remember records a dry-run change's files as if written.
+func (t *Target) remember(c *Change) {
+	if t.planned == nil {
+		t.planned = map[string]host.FileSpec{}
+	}
+	for _, f := range c.Files {
+		t.planned[f.Path] = f.FileSpec
+	}
+}

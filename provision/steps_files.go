@@ -41,7 +41,7 @@ func (hostConfig) Plan(ctx context.Context, t *Target) (*Change, error) {
 func planFiles(ctx context.Context, t *Target, specs []host.FileSpec, secret bool, onChange func()) (*Change, error) {
 	c := &Change{}
 	for _, s := range specs {
-		fc, err := planFile(ctx, t.Host, s, secret)
+		fc, err := t.planFile(ctx, s, secret)
 		if err != nil {
 			return nil, err
 		}

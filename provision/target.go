@@ -79,6 +79,7 @@ type Target struct {
 	certReady   bool // a certificate is installed (in dry-run: would be)
 	restartAuth bool // binary, config or .env changed: restart running services
 	siteChanged bool
+	planned     map[string]host.FileSpec // dry run: files earlier steps would write
 }
 
 // Facts are what a step needs to know about a host before planning.

@@ -84,7 +84,7 @@ func (units) Plan(ctx context.Context, t *Target) (*Change, error) {
 	c := &Change{}
 	changed := map[string]bool{}
 	for _, u := range ufs {
-		fc, err := planFile(ctx, t.Host, host.FileSpec{Path: unitDir + u.name, Data: u.data, Mode: 0o644}, false)
+		fc, err := t.planFile(ctx, host.FileSpec{Path: unitDir + u.name, Data: u.data, Mode: 0o644}, false)
 		if err != nil {
 			return nil, err
 		}

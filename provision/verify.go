@@ -21,7 +21,7 @@ func (verify) Name() string { return "verify" }
 
 func (verify) Plan(ctx context.Context, t *Target) (*Change, error) {
 	if t.DryRun {
-		return &Change{Notes: []string{fmt.Sprintf("check https://%s/ and /auth/healthz on the host", t.Cfg.Domains[0])}}, nil
+		return &Change{Skip: fmt.Sprintf("runs after a real apply: https://%s/ and /auth/healthz on the host", t.Cfg.Domains[0])}, nil
 	}
 	return nil, Verify(ctx, t)
 }
