@@ -78,12 +78,15 @@ type certificate struct{}
 func (certificate) Name() string { return "certificate" }
 
 func (certificate) Plan(ctx context.Context, t *Target) (*Change, error) {
-	leaf, err := InstalledCert(ctx, t.Host, t.Paths)
+	leaf, problem, err := UsableCert(ctx, t.Host, t.Paths)
 	if err != nil {
 		return nil, err
 	}
 	st := LoadCertState(ctx, t.Host, t.Paths)
 	d := Decide(newCertInfo(leaf), t.Cfg.Domains, st, time.Now())
+	if leaf == nil {
+		d.Reason = problem
+	}
 	if !d.Due {
 		t.certReady = true
 		return nil, nil

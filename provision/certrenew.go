@@ -68,7 +68,7 @@ func Renew(ctx context.Context, targets []*Target, o RenewOptions) (res RenewRes
 		}
 		defer unlock()
 	}
-	leaf, err := InstalledCert(ctx, t.Host, t.Paths)
+	leaf, problem, err := UsableCert(ctx, t.Host, t.Paths)
 	if err != nil {
 		return fail(err)
 	}
@@ -81,6 +81,9 @@ func Renew(ctx context.Context, targets []*Target, o RenewOptions) (res RenewRes
 	st := LoadCertState(ctx, t.Host, t.Paths)
 	info := newCertInfo(leaf)
 	d := Decide(info, t.Cfg.Domains, st, now())
+	if leaf == nil {
+		d.Reason = problem
+	}
 	if d.NeedARI && !o.Force {
 		if ari, ok := t.Issuer.(ariIssuer); ok {
 			ri, err := ari.RenewalInfo(ctx, t.Host, leaf)

@@ -20,9 +20,11 @@ func (s nginxSite) Name() string { return s.name }
 func (t *Target) RenderSite(ctx context.Context) ([]byte, error) {
 	tls := t.certReady
 	if !tls {
-		if _, err := t.Host.Stat(ctx, t.Paths.Fullchain); err == nil {
-			tls = true
+		leaf, _, err := UsableCert(ctx, t.Host, t.Paths)
+		if err != nil {
+			return nil, err
 		}
+		tls = leaf != nil
 	}
 	return templates.RenderSite(templates.Site{
 		App: t.Cfg.App, Domains: t.Cfg.Domains, Root: t.Paths.Current, Webroot: t.Paths.Webroot,

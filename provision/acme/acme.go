@@ -156,6 +156,15 @@ func (is *Issuer) Obtain(ctx context.Context, req Request) (*Certificate, error)
 		}
 	}
 	res, err := client.Certificate.Obtain(or)
+	if err != nil && strings.Contains(err.Error(), "urn:ietf:params:acme:error:accountDoesNotExist") {
+		// The CA forgot the account (a test CA restarted, or the account
+		// was deactivated): register the key again and retry once.
+		acct.Registration = nil
+		if err := is.register(ctx, req.Hosts[0], client, acct); err != nil {
+			return nil, err
+		}
+		res, err = client.Certificate.Obtain(or)
+	}
 	if err != nil && or.ReplacesCertID != "" && strings.Contains(err.Error(), "replace") {
 		// The CA refused the "replaces" hint (e.g. already replaced by an
 		// order that failed later): order plainly instead.
@@ -281,8 +290,12 @@ func (w *webroot) CleanUp(domain, token, keyAuth string) error {
 		return err
 	}
 	var first error
+	// Clean up even when the run was interrupted: a stale answer is harmless
+	// but clutters the webroot.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), 30*time.Second)
+	defer cancel()
 	for _, h := range w.hosts {
-		if err := h.Remove(w.ctx, p); err != nil && first == nil {
+		if err := h.Remove(ctx, p); err != nil && first == nil {
 			first = err
 		}
 	}

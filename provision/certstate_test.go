@@ -1,0 +1,135 @@
+package provision
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/myapp/myapp/provision/host"
+)
+
+func selfSigned(t *testing.T, names []string, nb, na time.Time) (*x509.Certificate, []byte, []byte) {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: names[0]},
+		DNSNames: names, NotBefore: nb, NotAfter: na}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	kd, _ := x509.MarshalPKCS8PrivateKey(k)
+	return leaf, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})
+}
+
+func TestDecide(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	doms := []string{"a.example.com"}
+	leaf90, _, _ := selfSigned(t, doms, now.Add(-10*day), now.Add(80*day)) // 90 days, renew at 30 left
+	leaf6, _, _ := selfSigned(t, doms, now.Add(-2*day), now.Add(4*day))    // 6 days, renew at 3 left
+	leaf6due, _, _ := selfSigned(t, doms, now.Add(-4*day), now.Add(2*day)) // 2 left of 6
+	leafOther, _, _ := selfSigned(t, []string{"b.example.com"}, now, now.Add(90*day))
+	serial := func(c *x509.Certificate) string { return newCertInfo(c).serial }
+	for _, tc := range []struct {
+		name    string
+		leaf    *x509.Certificate
+		st      CertState
+		due     bool
+		needARI bool
+		backoff bool
+	}{
+		{"none", nil, CertState{}, true, false, false},
+		{"not covering", leafOther, CertState{}, true, false, false},
+		{"fresh, no ARI yet", leaf90, CertState{}, false, true, false},
+		{"fresh, ARI known and current", leaf90, CertState{Serial: serial(leaf90), ARIStart: now.Add(50 * day), ARIEnd: now.Add(52 * day), RenewAt: now.Add(51 * day), ARINextPoll: now.Add(time.Hour)}, false, false, false},
+		{"ARI window passed", leaf90, CertState{Serial: serial(leaf90), ARIStart: now.Add(-2 * day), ARIEnd: now.Add(-day), RenewAt: now.Add(-day), ARINextPoll: now.Add(time.Hour)}, true, false, false},
+		{"ARI stale poll", leaf90, CertState{Serial: serial(leaf90), ARIStart: now.Add(50 * day), ARIEnd: now.Add(52 * day), RenewAt: now.Add(51 * day), ARINextPoll: now.Add(-time.Hour)}, false, true, false},
+		{"ARI unsupported", leaf90, CertState{Serial: serial(leaf90), ARIUnsupp: true, ARINextPoll: now.Add(day)}, false, false, false},
+		{"short-lived, half left", leaf6, CertState{ARIUnsupp: true, Serial: serial(leaf6), ARINextPoll: now.Add(day)}, false, false, false},
+		{"short-lived, under half", leaf6due, CertState{}, true, false, false},
+		{"due but backing off", leafOther, CertState{NextAttempt: now.Add(time.Hour)}, true, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := tc.st
+			d := DecideLeaf(tc.leaf, doms, &st, now)
+			if d.Due != tc.due || d.NeedARI != tc.needARI || d.Backoff != tc.backoff {
+				t.Fatalf("got due=%v needARI=%v backoff=%v (%s)", d.Due, d.NeedARI, d.Backoff, d.Reason)
+			}
+		})
+	}
+}
+
+func TestBackoffGrowsAndIsCapped(t *testing.T) {
+	now := time.Now()
+	st := &CertState{}
+	var last time.Duration
+	for i := 0; i < 12; i++ {
+		st.RecordFailure(now, errors.New("boom"), time.Time{})
+		d := st.NextAttempt.Sub(now)
+		if d < last || d > backoffMax {
+			t.Fatalf("failure %d: backoff %s after %s", i+1, d, last)
+		}
+		last = d
+	}
+	if last != backoffMax {
+		t.Fatalf("backoff not capped at %s: %s", backoffMax, last)
+	}
+	st.RecordFailure(now, errors.New("rate limited"), now.Add(48*time.Hour))
+	if !st.NextAttempt.Equal(now.Add(48 * time.Hour)) {
+		t.Fatal("the CA's Retry-After was not respected")
+	}
+	st.RecordSuccess(now, "ab")
+	if st.Failures != 0 || !st.NextAttempt.IsZero() {
+		t.Fatal("success did not reset the backoff")
+	}
+}
+
+func TestARIRenewTimeStableInsideWindow(t *testing.T) {
+	now := time.Now()
+	st := &CertState{}
+	st.SetARI("01", now.Add(time.Hour), now.Add(3*time.Hour), "", now.Add(time.Hour))
+	first := st.RenewAt
+	if first.Before(now.Add(time.Hour)) || first.After(now.Add(3*time.Hour)) {
+		t.Fatalf("renew time %s outside the window", first)
+	}
+	st.SetARI("01", now.Add(time.Hour), now.Add(3*time.Hour), "", now.Add(2*time.Hour))
+	if !st.RenewAt.Equal(first) {
+		t.Fatal("the same window picked a new time")
+	}
+}
+
+func TestUsableCert(t *testing.T) {
+	h := newFakeHost(t)
+	p := PathsFor("shop", "a.example.com")
+	_, chain, key := selfSigned(t, []string{"a.example.com"}, time.Now(), time.Now().Add(time.Hour))
+	_, _, otherKey := selfSigned(t, []string{"a.example.com"}, time.Now(), time.Now().Add(time.Hour))
+	put := func(path string, data []byte) {
+		_ = h.WriteFile(context.Background(), host.FileSpec{Path: path, Data: data})
+	}
+	check := func(want string) {
+		t.Helper()
+		leaf, why, err := UsableCert(context.Background(), h, p)
+		if err != nil || (want == "" && leaf == nil) || (want != "" && (leaf != nil || !strings.Contains(why, want))) {
+			t.Fatalf("want %q: leaf %v, why %q, err %v", want, leaf != nil, why, err)
+		}
+	}
+	check("no certificate")
+	put(p.Fullchain, []byte("garbage"))
+	check("unreadable")
+	put(p.Fullchain, chain)
+	check("no private key")
+	put(p.Privkey, otherKey)
+	check("does not match")
+	put(p.Privkey, key)
+	check("")
+}
