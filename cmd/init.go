@@ -49,6 +49,9 @@ func runInit(ctx context.Context, g *Globals, opts *InitOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkConfig(g, cfg); err != nil {
+		return err
+	}
 	rep := newReporter(g)
 	rep.dryRun = opts.DryRun
 	if g.json() {

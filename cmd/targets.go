@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -150,6 +151,11 @@ func forEachHost(ctx context.Context, refs []hostRef, fn func(ctx context.Contex
 	return out
 }
 
+func isConfigErr(err error) bool {
+	var ce *config.Error
+	return errors.As(err, &ce)
+}
+
 // resultsError maps per-host results to the command's error: nil when all
 // succeeded, exit 1 when all failed, exit 3 when some did.
 func resultsError(results []provision.HostResult) error {
@@ -166,6 +172,8 @@ func resultsError(results []provision.HostResult) error {
 	switch {
 	case failed == 0:
 		return nil
+	case failed == len(results) && isConfigErr(first):
+		return first // exit 2: the same mistake on every host
 	case failed == len(results) && len(results) == 1:
 		return &exitError{code: exitFailure, err: first}
 	case failed == len(results):

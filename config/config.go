@@ -33,6 +33,9 @@ type Config struct {
 
 	// raw is the file's text, for locating keys in error messages.
 	raw []byte
+	// fromEnv maps keys set by MYAPP_* overrides to the variable's name,
+	// so an error blames the variable and not the file.
+	fromEnv map[string]string
 }
 
 // ACME configures the certificate authority.
@@ -129,7 +132,8 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 
 // Parse is Load for bytes already read.
 func Parse(path string, raw []byte, getenv func(string) string) (*Config, error) {
-	c := &Config{Path: path, raw: raw}
+	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")) // a BOM some editors add
+	c := &Config{Path: path, raw: raw, fromEnv: map[string]string{}}
 	if abs, err := filepath.Abs(path); err == nil {
 		c.Dir = filepath.Dir(abs)
 	}

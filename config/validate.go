@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 var (
@@ -30,6 +32,9 @@ var KnownDirectories = map[string]string{
 
 func (c *Config) validate() error {
 	bad := func(key, format string, args ...any) error {
+		if v, ok := c.fromEnv[strings.SplitN(key, "[", 2)[0]]; ok {
+			return &Error{File: "environment", Key: v + " (" + key + ")", Msg: fmt.Sprintf(format, args...)}
+		}
 		line, col := c.locate(key)
 		return &Error{File: c.Path, Line: line, Col: col, Key: key, Msg: fmt.Sprintf(format, args...)}
 	}
@@ -38,6 +43,9 @@ func (c *Config) validate() error {
 	}
 	if len(c.Domains) == 0 {
 		return bad("domains", "at least one domain is required")
+	}
+	if len(c.Domains) > 100 {
+		return bad("domains", "%d names: a certificate holds at most 100", len(c.Domains))
 	}
 	seen := map[string]bool{}
 	for i, d := range c.Domains {
@@ -119,6 +127,11 @@ func (c *Config) validate() error {
 		}
 		if hasControl(h.IdentityFile) || hasControl(h.KnownHosts) || hasControl(h.HostKey) {
 			return bad(key, "values must not contain control characters")
+		}
+		if h.HostKey != "" {
+			if _, _, _, rest, err := ssh.ParseAuthorizedKey([]byte(h.HostKey)); err != nil || len(rest) > 0 {
+				return bad(key+".host_key", "not a public key line like \"ssh-ed25519 AAAA...\" (as in known_hosts, without the host name)")
+			}
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ package provision
 // that is already provisioned every one of them reports unchanged.
 func InitSteps() []Step {
 	return []Step{
+		checks{},                      // fail before any change on mistakes only the host reveals
 		nginxPackage{},                // apt-get install nginx when missing
 		serviceUser{},                 // system user for the auth server and API
 		directories{},                 // /etc/myapp/<app>, state, webroot, releases
