@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -27,11 +29,28 @@ type Globals struct {
 	Stdout, Stderr io.Writer
 	Version        string
 	Getenv         func(string) string
+
+	configSet bool // --config was given
 }
 
-// LoadConfig loads --config.
+// LoadConfig loads --config. Without --config and without ./myapp.toml,
+// on a host with one app provisioned it loads that app's installed config,
+// so `myapp cert status` works on the host as it is.
 func (g *Globals) LoadConfig() (*config.Config, error) {
-	return config.Load(g.ConfigPath, g.Getenv)
+	path := g.ConfigPath
+	if !g.configSet {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			installed, _ := filepath.Glob("/etc/myapp/*/myapp.toml")
+			switch len(installed) {
+			case 1:
+				path = installed[0]
+			case 0:
+			default:
+				return nil, usageErrorf("no ./myapp.toml, and this host has several apps: pass --config (one of %s)", strings.Join(installed, ", "))
+			}
+		}
+	}
+	return config.Load(path, g.Getenv)
 }
 
 func (g *Globals) json() bool { return g.Output == "json" }
@@ -70,6 +89,7 @@ func newRootCmd(g *Globals) *cobra.Command {
 		SilenceErrors: true,
 		Version:       g.Version,
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
+			g.configSet = c.Flags().Changed("config")
 			if g.Output != "text" && g.Output != "json" {
 				return usageErrorf("--output must be text or json")
 			}

@@ -40,6 +40,10 @@ func resolveHosts(cfg *config.Config, sel HostSelection) ([]hostRef, error) {
 	if sel.Local {
 		return []hostRef{{name: "local", local: true}}, nil
 	}
+	if len(sel.Hosts) == 0 && len(cfg.Hosts) == 0 && isManagedHost(cfg) {
+		// On a provisioned host, with its installed config: act here.
+		return []hostRef{{name: "local", local: true}}, nil
+	}
 	names := sel.Hosts
 	if len(names) == 0 {
 		for _, h := range cfg.Hosts {
@@ -77,7 +81,7 @@ func resolveHost(cfg *config.Config, n string) (hostRef, error) {
 	if _, _, err := config.SplitAddress(addr); err != nil || user == "" || strings.ContainsAny(user, " ;'\"$") {
 		return hostRef{}, usageErrorf("--host %q: want user@address[:port]", n)
 	}
-	return hostRef{name: addr, ssh: host.SSHConfig{Name: addr, Address: addr, User: user}}, nil
+	return hostRef{name: n, ssh: host.SSHConfig{Name: n, Address: addr, User: user}}, nil
 }
 
 func (r hostRef) connect(ctx context.Context) (host.Host, error) {
@@ -192,4 +196,10 @@ func resolverAt(addr string) *net.Resolver {
 	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return d.DialContext(ctx, network, addr)
 	}}
+}
+
+// isManagedHost reports whether cfg is the config init installed on this
+// machine (/etc/myapp/<app>/myapp.toml).
+func isManagedHost(cfg *config.Config) bool {
+	return cfg.Dir == "/etc/myapp/"+cfg.App
 }

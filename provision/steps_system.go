@@ -23,8 +23,18 @@ type nginxPackage struct{}
 func (nginxPackage) Name() string { return "nginx package" }
 
 func (nginxPackage) Plan(ctx context.Context, t *Target) (*Change, error) {
-	if t.Facts.NginxVersion != "" {
+	if t.Facts.NginxVersion != "" && t.Facts.NginxDpkgOK {
 		return nil, nil
+	}
+	if t.Facts.NginxVersion != "" {
+		// Installed but not configured: an apt run was interrupted.
+		return &Change{
+			Cmds: []host.Cmd{
+				{Argv: []string{"dpkg", "--configure", "-a"}, Env: aptEnv},
+				{Argv: []string{"apt-get", "install", "-y", "-q", "-f", "--no-install-recommends", "nginx"}, Env: aptEnv},
+			},
+			Detail: "finished an interrupted nginx install",
+		}, nil
 	}
 	if t.Facts.OS != "debian" && t.Facts.OS != "ubuntu" {
 		return nil, fmt.Errorf("nginx is missing and %q is not Debian or Ubuntu; install nginx and re-run", t.Facts.OS)

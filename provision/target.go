@@ -90,6 +90,7 @@ type Facts struct {
 	OSVersion    string
 	NginxVersion string // installed, "" when missing
 	NginxCand    string // apt candidate when missing
+	NginxDpkgOK  bool   // dpkg says nginx (or no package at all) is fully installed
 	Systemd      bool
 }
 
@@ -97,6 +98,10 @@ type Facts struct {
 const factsScript = `echo "uid=$(id -u)"
 echo "arch=$(uname -m)"
 if [ -r /etc/os-release ]; then . /etc/os-release; echo "os=$ID"; echo "os_version=$VERSION_ID"; fi
+if command -v dpkg-query >/dev/null 2>&1; then
+  bad=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 'nginx*' 'libnginx*' 2>/dev/null | grep -v '^ii ' | grep -v '^un ' | head -1)
+  [ -z "$bad" ] && echo nginx_dpkg=ok
+else echo nginx_dpkg=ok; fi
 if command -v nginx >/dev/null 2>&1; then echo "nginx=$(nginx -v 2>&1 | sed -n 's#.*nginx/\([0-9.]*\).*#\1#p')"
 elif command -v apt-cache >/dev/null 2>&1; then echo "nginx_candidate=$(apt-cache policy nginx 2>/dev/null | sed -n 's/^ *Candidate: *//p')"; fi
 if [ -d /run/systemd/system ]; then echo systemd=yes; else echo systemd=no; fi
@@ -124,6 +129,8 @@ func (t *Target) GatherFacts(ctx context.Context) error {
 			f.NginxVersion = v
 		case "nginx_candidate":
 			f.NginxCand = upstreamVersion(v)
+		case "nginx_dpkg":
+			f.NginxDpkgOK = v == "ok"
 		case "systemd":
 			f.Systemd = v == "yes"
 		}
