@@ -3,9 +3,11 @@ package cmd
 import (
 	"context"
 	"io"
+	"slices"
 
 	"github.com/spf13/cobra"
 
+	"github.com/myapp/myapp/config"
 	"github.com/myapp/myapp/provision"
 )
 
@@ -57,29 +59,7 @@ func runInit(ctx context.Context, g *Globals, opts *InitOptions) error {
 	if g.json() {
 		rep.g = &Globals{Stderr: g.Stderr, Stdout: io.Discard, Output: "json"}
 	}
-	results := forEachHost(ctx, refs, func(ctx context.Context, ref hostRef) provision.HostResult {
-		fail := func(step string, err error) provision.HostResult {
-			r := provision.HostResult{Host: ref.name, Err: err, Error: err.Error(),
-				Steps: []provision.StepResult{{Step: step, Status: provision.Failed, Detail: err.Error()}}, Summary: provision.Summary{Failed: 1}}
-			rep.Step(ref.name, r.Steps[0])
-			return r
-		}
-		h, err := ref.connect(ctx)
-		if err != nil {
-			return fail("connect", err)
-		}
-		defer h.Close()
-		t, err := newTarget(g, cfg, h, opts.DryRun)
-		if err != nil {
-			return fail("prepare", err)
-		}
-		if err := t.GatherFacts(ctx); err != nil {
-			return fail("gather facts", &provision.StepError{Host: ref.name, Step: "gather facts", Err: err})
-		}
-		res := provision.Apply(ctx, t, provision.InitSteps(), rep)
-		rep.flush(ref.name)
-		return res
-	})
+	results := provisionHosts(ctx, g, cfg, refs, opts.DryRun, rep)
 	if g.json() {
 		if err := writeJSON(g.Stdout, initReport{Command: "init", DryRun: opts.DryRun, Hosts: results}); err != nil {
 			return err
@@ -94,4 +74,68 @@ func runInit(ctx context.Context, g *Globals, opts *InitOptions) error {
 		}
 	}
 	return resultsError(results)
+}
+
+// provisionHosts runs init on every host: the per-host steps in parallel,
+// the certificate once for all hosts that got that far (one order, the
+// HTTP-01 answers and the certificate on each), then the rest in parallel.
+func provisionHosts(ctx context.Context, g *Globals, cfg *config.Config, refs []hostRef, dryRun bool, rep *reporter) []provision.HostResult {
+	plan := provision.Init()
+	targets := make([]*provision.Target, len(refs))
+	results := forEachHost(ctx, refs, func(ctx context.Context, ref hostRef) provision.HostResult {
+		i := slices.IndexFunc(refs, func(r hostRef) bool { return r.name == ref.name })
+		fail := func(step string, err error) provision.HostResult {
+			r := provision.HostResult{Host: ref.name}
+			r.Add(provision.StepResult{Step: step, Status: provision.Failed, Detail: err.Error()}, err)
+			rep.Step(ref.name, r.Steps[0])
+			return r
+		}
+		h, err := ref.connect(ctx)
+		if err != nil {
+			return fail("connect", err)
+		}
+		t, err := newTarget(g, cfg, h, dryRun)
+		if err != nil {
+			h.Close()
+			return fail("prepare", err)
+		}
+		if err := t.GatherFacts(ctx); err != nil {
+			h.Close()
+			return fail("gather facts", err)
+		}
+		targets[i] = t
+		return provision.Apply(ctx, t, plan.Before, rep)
+	})
+	defer func() {
+		for _, t := range targets {
+			if t != nil {
+				t.Host.Close()
+			}
+		}
+	}()
+	var ready []*provision.Target
+	var readyIdx []int
+	for i, r := range results {
+		if r.OK && targets[i] != nil {
+			ready, readyIdx = append(ready, targets[i]), append(readyIdx, i)
+		}
+	}
+	if len(ready) > 0 && ctx.Err() == nil {
+		r, err := provision.ApplyShared(ctx, ready, plan.Cert, rep)
+		for _, i := range readyIdx {
+			results[i].Add(r, err)
+		}
+	}
+	after := forEachHost(ctx, refs, func(ctx context.Context, ref hostRef) provision.HostResult {
+		i := slices.IndexFunc(refs, func(r hostRef) bool { return r.name == ref.name })
+		if !results[i].OK || targets[i] == nil {
+			return provision.HostResult{Host: ref.name, OK: true}
+		}
+		return provision.Apply(ctx, targets[i], plan.After, rep)
+	})
+	for i := range results {
+		results[i].Merge(after[i])
+		rep.flush(refs[i].name)
+	}
+	return results
 }

@@ -72,10 +72,35 @@ func reloadNginx(ctx context.Context, h host.Host) error {
 }
 
 // certificate obtains a certificate when none is installed or it is due,
-// through the same life cycle as `cert renew`.
+// through the same life cycle as `cert renew`. It is a shared step: with
+// several hosts serving the app, one order is placed, its HTTP-01 answers
+// are written to every host, and the certificate is installed on all.
 type certificate struct{}
 
 func (certificate) Name() string { return "certificate" }
+
+// PlanShared plans for all targets at once; the first one decides.
+func (certificate) PlanShared(ctx context.Context, ts []*Target) (*Change, error) {
+	c, err := certificate{}.Plan(ctx, ts[0])
+	for _, t := range ts[1:] {
+		t.certReady = ts[0].certReady
+	}
+	if err != nil || c == nil || c.Apply == nil {
+		return c, err
+	}
+	c.Apply = func(ctx context.Context) error {
+		res := Renew(ctx, ts, RenewOptions{Force: true, IgnoreBackoff: true})
+		if res.Status == StatusFailed {
+			return res.Err
+		}
+		c.Detail = "serial " + res.Serial
+		return nil
+	}
+	if len(ts) > 1 {
+		c.Notes = append(c.Notes, fmt.Sprintf("one order for %d hosts; HTTP-01 answers and the certificate go to each", len(ts)))
+	}
+	return c, nil
+}
 
 func (certificate) Plan(ctx context.Context, t *Target) (*Change, error) {
 	leaf, problem, err := UsableCert(ctx, t.Host, t.Paths)
