@@ -14,7 +14,8 @@ import (
 // InitOptions are `myapp init`'s flags.
 type InitOptions struct {
 	HostSelection
-	DryRun bool
+	DryRun         bool
+	DisableCertbot bool
 }
 
 func newInitCmd(g *Globals) *cobra.Command {
@@ -31,6 +32,7 @@ Safe to run again: a provisioned host reports every step unchanged.`,
 	}
 	c.Flags().BoolVar(&opts.Local, "local", false, "act on this machine")
 	c.Flags().StringArrayVar(&opts.Hosts, "host", nil, "a [[hosts]] name or user@address[:port] (repeatable; default: all [[hosts]])")
+	c.Flags().BoolVar(&opts.DisableCertbot, "disable-certbot", false, "disable certbot lineages that renew the same names")
 	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "change nothing; print every file diff (secrets redacted) and command")
 	return c
 }
@@ -59,7 +61,7 @@ func runInit(ctx context.Context, g *Globals, opts *InitOptions) error {
 	if g.json() {
 		rep.g = &Globals{Stderr: g.Stderr, Stdout: io.Discard, Output: "json"}
 	}
-	results := provisionHosts(ctx, g, cfg, refs, opts.DryRun, rep)
+	results := provisionHosts(ctx, g, cfg, refs, opts, rep)
 	if g.json() {
 		if err := writeJSON(g.Stdout, initReport{Command: "init", DryRun: opts.DryRun, Hosts: results}); err != nil {
 			return err
@@ -79,7 +81,7 @@ func runInit(ctx context.Context, g *Globals, opts *InitOptions) error {
 // provisionHosts runs init on every host: the per-host steps in parallel,
 // the certificate once for all hosts that got that far (one order, the
 // HTTP-01 answers and the certificate on each), then the rest in parallel.
-func provisionHosts(ctx context.Context, g *Globals, cfg *config.Config, refs []hostRef, dryRun bool, rep *reporter) []provision.HostResult {
+func provisionHosts(ctx context.Context, g *Globals, cfg *config.Config, refs []hostRef, opts *InitOptions, rep *reporter) []provision.HostResult {
 	plan := provision.Init()
 	targets := make([]*provision.Target, len(refs))
 	results := forEachHost(ctx, refs, func(ctx context.Context, ref hostRef) provision.HostResult {
@@ -94,11 +96,12 @@ func provisionHosts(ctx context.Context, g *Globals, cfg *config.Config, refs []
 		if err != nil {
 			return fail("connect", err)
 		}
-		t, err := newTarget(g, cfg, h, dryRun)
+		t, err := newTarget(g, cfg, h, opts.DryRun)
 		if err != nil {
 			h.Close()
 			return fail("prepare", err)
 		}
+		t.DisableCertbot = opts.DisableCertbot
 		if err := t.GatherFacts(ctx); err != nil {
 			h.Close()
 			return fail("gather facts", err)

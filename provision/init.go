@@ -11,6 +11,7 @@ func InitSteps() []Step {
 		binary{},                      // /usr/local/bin/myapp (this very binary)
 		hostConfig{},                  // /etc/myapp/<app>/myapp.toml (+ CA roots)
 		dotEnv{},                      // /etc/myapp/<app>/.env, 0600, secrets kept
+		certbotStep{},                 // warn about (or disable) certbot renewing the same names
 		firstRelease{},                // the frontend, when the host has none yet
 		nginxSite{name: "nginx site"}, // HTTP-only until a certificate exists
 		certificate{},                 // ACME HTTP-01 through the webroot

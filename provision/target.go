@@ -67,6 +67,8 @@ type Target struct {
 	Facts  Facts
 	DryRun bool
 	Getenv func(string) string
+	// DisableCertbot disables certbot lineages for the app's names.
+	DisableCertbot bool
 	// Binary is the local path of the linux binary to install on the host.
 	Binary string
 	// Issuer obtains certificates; nil means no certificate can be obtained.
