@@ -19,6 +19,7 @@ cd "$(dirname "$0")/.."
 require_root
 require_go
 install_packages debootstrap systemd-container openssh-client curl ca-certificates tar iproute2
+wait_for_other_runs
 stop_host_nginx
 require_free_ports "${E2E_PORTS[@]}"
 

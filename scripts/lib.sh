@@ -59,6 +59,19 @@ stop_host_nginx() {
 	fi
 }
 
+# wait_for_other_runs waits while another myapp test or demo on this
+# machine holds the test-host lock (the Go harness takes the same lock
+# before it boots a host), so a second run queues instead of failing on
+# ports the first one uses.
+wait_for_other_runs() {
+	local lock=/run/lock/myapp-e2e-machine.lock
+	mkdir -p /run/lock
+	if ! flock -n "$lock" true 2>/dev/null; then
+		echo "==> another myapp test or demo holds $lock; waiting for it to finish"
+		flock -w 3600 "$lock" true || die "waited an hour for $lock"
+	fi
+}
+
 # require_free_ports fails, naming the listener, when a port is taken.
 require_free_ports() {
 	local port

@@ -31,6 +31,7 @@ install_packages debootstrap systemd-container nginx-light openssh-server openss
 trap stop_started_services EXIT
 start_mariadb
 start_postgres
+wait_for_other_runs
 stop_host_nginx
 require_free_ports "${E2E_PORTS[@]}"
 
