@@ -85,7 +85,7 @@ func installSite(ctx context.Context, t *Target, fc *FileChange, linked bool) er
 			_ = h.Remove(ctx, p.SiteEnabled)
 			_ = h.Remove(ctx, p.SiteAvailable)
 		}
-		return fmt.Errorf("nginx rejected the new site (previous config restored): %w", err)
+		return fmt.Errorf("nginx -t failed with the new site in place, so it was not loaded (previous site restored): %w", err)
 	}
 	if _, err := h.Run(ctx, host.Cmd{Argv: []string{"systemctl", "reload-or-restart", "nginx"}}); err != nil {
 		return fmt.Errorf("reload nginx: %w", err)

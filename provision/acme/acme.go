@@ -25,6 +25,7 @@ import (
 	"github.com/go-acme/lego/v4/acme/api"
 	"github.com/go-acme/lego/v4/certcrypto"
 	"github.com/go-acme/lego/v4/certificate"
+	"github.com/go-acme/lego/v4/challenge"
 	"github.com/go-acme/lego/v4/challenge/http01"
 	"github.com/go-acme/lego/v4/lego"
 	legolog "github.com/go-acme/lego/v4/log"
@@ -46,6 +47,9 @@ type Options struct {
 	Webroot      string // on the host: /var/www/<app>/acme
 	Log          io.Writer
 	UserAgent    string
+	// DNS, when set, answers DNS-01 challenges (wildcards, hosts without
+	// port 80) instead of HTTP-01 through the webroot.
+	DNS challenge.Provider
 }
 
 // Certificate is an issued key and chain, PEM encoded.
@@ -67,7 +71,11 @@ func New(opts Options) *Issuer {
 
 // Describe says what Obtain would do, for --dry-run.
 func (is *Issuer) Describe(domains []string) string {
-	return fmt.Sprintf("obtain a certificate for %s from %s (HTTP-01 via %s)", strings.Join(domains, ", "), is.opts.DirectoryURL, is.opts.Webroot)
+	how := "HTTP-01 via " + is.opts.Webroot
+	if is.opts.DNS != nil {
+		how = "DNS-01"
+	}
+	return fmt.Sprintf("obtain a certificate for %s from %s (%s)", strings.Join(domains, ", "), is.opts.DirectoryURL, how)
 }
 
 // Request is one certificate order.
@@ -103,8 +111,8 @@ func (e *RateLimitError) Error() string {
 }
 func (e *RateLimitError) Unwrap() error { return e.Err }
 
-// UsesHTTP01 reports that validation goes through the webroot.
-func (is *Issuer) UsesHTTP01() bool { return true }
+// UsesHTTP01 reports whether validation goes through the webroot.
+func (is *Issuer) UsesHTTP01() bool { return is.opts.DNS == nil }
 
 // client connects to the CA with the account kept on h.
 func (is *Issuer) client(ctx context.Context, h host.Host) (*lego.Client, *account, error) {
@@ -141,7 +149,11 @@ func (is *Issuer) Obtain(ctx context.Context, req Request) (*Certificate, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := client.Challenge.SetHTTP01Provider(&webroot{ctx: ctx, hosts: req.Hosts, dir: is.opts.Webroot}); err != nil {
+	if is.opts.DNS != nil {
+		if err := client.Challenge.SetDNS01Provider(is.opts.DNS); err != nil {
+			return nil, err
+		}
+	} else if err := client.Challenge.SetHTTP01Provider(&webroot{ctx: ctx, hosts: req.Hosts, dir: is.opts.Webroot}); err != nil {
 		return nil, err
 	}
 	if acct.Registration == nil {
