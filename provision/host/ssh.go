@@ -62,6 +62,8 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (Host, error) {
 		// The callback's own error is more precise than the handshake's.
 		if hkErr := v.hostKeyErr(); hkErr != nil {
 			err = hkErr
+		} else if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("no SSH handshake within %s (is this an SSH server, and is it answering?)", cfg.ConnectTimeout)
 		}
 		return nil, fmt.Errorf("%s: connect to %s@%s: %w", cfg.Name, cfg.User, cfg.Address, err)
 	}
