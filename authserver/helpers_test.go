@@ -79,11 +79,23 @@ func newEnvOn(t *testing.T, backend string, modify ...func(*Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &env{t: t, st: st, srv: srv, ts: startServer(t, srv), clock: clock}
+}
+
+// startServer serves srv on a loopback port, with the production limits.
+func startServer(t *testing.T, srv *Server) *httptest.Server {
+	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Config = newHTTPServer(srv.Handler())
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &env{t: t, st: st, srv: srv, ts: ts, clock: clock}
+	return ts
+}
+
+// with returns an env that talks to srv (on the same database and clock),
+// as after a restart with other options.
+func (e *env) with(srv *Server) *env {
+	return &env{t: e.t, st: e.st, srv: srv, ts: startServer(e.t, srv), clock: e.clock}
 }
 
 // do sends a request and returns the response with its body read.

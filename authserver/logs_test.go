@@ -46,6 +46,8 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	e.me(next.AccessToken)
 	e.me(next.AccessToken + "x")
 	e.do("POST", "/logout", "", "", "Cookie", cookieName+"="+next.RefreshToken)
+	e.do("GET", "/me/"+next.AccessToken+"?refresh_token="+next.RefreshToken, "", "") // secrets in a URL
+	e.do("POST", "/logout/all", "", "", "Authorization", "Bearer "+tr.AccessToken)
 	secrets = append(secrets, tr.AccessToken, tr.RefreshToken, next.AccessToken, next.RefreshToken)
 
 	logs := buf.String()
@@ -55,7 +57,10 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"login failed", "reason=\"wrong password\"", "reason=\"unknown user\"",
-		"refresh token reuse detected", "user=alice", "msg=login"} {
+		"refresh token reuse detected", "user=alice", "msg=login", "msg=\"logout all\"",
+		// the access log, one line a request
+		"level=INFO msg=request method=POST path=/token status=401", "path=/token/refresh status=200",
+		"path=/logout status=204", "path=/me status=200", "path=(other) status=404", "remote=127.0.0.1"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %q:\n%s", want, logs)
 		}
