@@ -11,8 +11,8 @@ type AppConfig struct {
 	App         string
 	Domains     []string
 	Email       string
-	Directory   string // ACME directory URL
-	CARoots     string // PEM to trust for the ACME server
+	Directory   string // ACME directory URL, or "local"
+	CARoots     string // PEM to trust for the ACME server; "" leaves ca_roots out
 	FrontendDir string
 	HostName    string
 	Address     string
@@ -21,6 +21,9 @@ type AppConfig struct {
 	KnownHosts  string
 	// Extra is raw TOML placed on line 3, right after domains (top level).
 	Extra string
+	// ACMEExtra is raw TOML placed at the end of the [acme] table
+	// (profile, deploy_hook, ...).
+	ACMEExtra string
 }
 
 // NewAppConfig is the usual config for app "shop" on m with p.
@@ -52,8 +55,13 @@ func (c AppConfig) TOML() string {
 	if c.Extra != "" {
 		b.WriteString(c.Extra + "\n")
 	}
-	fmt.Fprintf(&b, "\n[acme]\nemail = %s\ndirectory = %s\nca_roots = %s\n",
-		TOMLString(c.Email), TOMLString(c.Directory), TOMLString(c.CARoots))
+	fmt.Fprintf(&b, "\n[acme]\nemail = %s\ndirectory = %s\n", TOMLString(c.Email), TOMLString(c.Directory))
+	if c.CARoots != "" {
+		fmt.Fprintf(&b, "ca_roots = %s\n", TOMLString(c.CARoots))
+	}
+	if c.ACMEExtra != "" {
+		b.WriteString(c.ACMEExtra + "\n")
+	}
 	fmt.Fprintf(&b, "\n[frontend]\ndir = %s\n", TOMLString(c.FrontendDir))
 	fmt.Fprintf(&b, "\n[[hosts]]\nname = %s\naddress = %s\nuser = %s\nidentity_file = %s\nknown_hosts = %s\n",
 		TOMLString(c.HostName), TOMLString(c.Address), TOMLString(c.User),

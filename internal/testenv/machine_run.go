@@ -55,6 +55,41 @@ func (m *Machine) RunInput(ctx context.Context, stdin io.Reader, argv ...string)
 	return buf.String(), nil
 }
 
+// ExecResult is one command run by Exec.
+type ExecResult struct {
+	Stdout, Stderr string
+	Code           int // the command's exit status
+}
+
+// Exec runs argv as root inside the machine (over SSH) with stdin, keeping
+// stdout and stderr apart, and returns its exit status. The error is only
+// for failures to run it at all (ssh itself failing exits 255).
+func (m *Machine) Exec(ctx context.Context, stdin io.Reader, argv ...string) (ExecResult, error) {
+	if len(argv) == 0 {
+		return ExecResult{}, errors.New("exec: empty argv")
+	}
+	quoted := make([]string, len(argv))
+	for i, a := range argv {
+		quoted[i] = ShellQuote(a)
+	}
+	cmd := exec.CommandContext(ctx, "ssh", append(m.sshArgs(), "--", strings.Join(quoted, " "))...)
+	cmd.Stdin = stdin
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	r := ExecResult{Stdout: stdout.String(), Stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit) && exit.ExitCode() != 255 && ctx.Err() == nil:
+		r.Code = exit.ExitCode()
+	default:
+		return r, fmt.Errorf("exec %s on %s: %w: %s", strings.Join(argv, " "), m.Name, err, strings.TrimSpace(r.Stderr))
+	}
+	return r, nil
+}
+
 // Path is the path on this machine of the container's absolute path p.
 func (m *Machine) Path(p string) string {
 	return filepath.Join(m.Root, filepath.FromSlash(p))

@@ -38,9 +38,15 @@ type Pebble struct {
 	DNSAddr string // 127.0.0.1:8053, UDP and TCP
 	LogDir  string
 
-	client   *http.Client
+	client    *http.Client
+	bin       string // directory of the pebble binaries
+	cfgPath   string // pebble-config.json
+	challMgmt string // pebble-challtestsrv's management address
+
+	mu       sync.Mutex // guards procs, dones, ca (StopCA/StartCA)
 	procs    []*exec.Cmd
 	dones    []chan struct{}
+	ca       int // index of pebble itself in procs, -1 while stopped
 	stopOnce sync.Once
 }
 
@@ -132,6 +138,8 @@ func StartPebble(ctx context.Context, dir string) (p *Pebble, err error) {
 		CAFile:       filepath.Join(src, "test/certs/pebble.minica.pem"),
 		DNSAddr:      PebbleDNS,
 		LogDir:       dir,
+		bin:          bin,
+		ca:           -1,
 	}
 	defer func() {
 		if err != nil {
@@ -156,11 +164,12 @@ func StartPebble(ctx context.Context, dir string) (p *Pebble, err error) {
 	if err != nil {
 		return p, err
 	}
+	p.challMgmt = fmt.Sprintf("127.0.0.1:%d", challMgmt)
 	// Only the DNS server: its HTTP-01/TLS-ALPN/DoH listeners would take
 	// ports (5001-5003, 8443) for nothing.
 	if err := p.spawn(filepath.Join(bin, "pebble-challtestsrv"), nil, "challtestsrv.log",
 		"-dnsserver", PebbleDNS, "-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "",
-		"-management", fmt.Sprintf("127.0.0.1:%d", challMgmt),
+		"-management", p.challMgmt,
 		"-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""); err != nil {
 		return p, err
 	}
@@ -184,26 +193,24 @@ func StartPebble(ctx context.Context, dir string) (p *Pebble, err error) {
 		"shortlived": {"6-day certificates", 518400},
 	}
 	cfgJSON, _ := json.MarshalIndent(cfg, "", "  ")
-	cfgPath := filepath.Join(dir, "pebble-config.json")
-	if err := os.WriteFile(cfgPath, cfgJSON, 0o644); err != nil {
+	p.cfgPath = filepath.Join(dir, "pebble-config.json")
+	if err := os.WriteFile(p.cfgPath, cfgJSON, 0o644); err != nil {
 		return p, err
 	}
 	if err := waitUDPDNS(ctx, PebbleDNS, 10*time.Second); err != nil {
 		return p, fmt.Errorf("challtestsrv: %w\n%s", err, tail(filepath.Join(dir, "challtestsrv.log"), 2000))
 	}
-	env := []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0"}
-	if err := p.spawn(filepath.Join(bin, "pebble"), env, "pebble.log",
-		"-config", cfgPath, "-dnsserver", PebbleDNS); err != nil {
+	if err := p.StartCA(ctx); err != nil {
 		return p, err
-	}
-	if err := p.waitDirectory(ctx, 30*time.Second); err != nil {
-		return p, fmt.Errorf("pebble: %w\n%s", err, tail(filepath.Join(dir, "pebble.log"), 2000))
 	}
 	return p, nil
 }
 
+// spawn starts a process logging to logName in LogDir (appending, so a
+// restarted Pebble keeps one log for the whole run); the caller holds mu or
+// is StartPebble.
 func (p *Pebble) spawn(path string, env []string, logName string, args ...string) error {
-	logf, err := os.Create(filepath.Join(p.LogDir, logName))
+	logf, err := os.OpenFile(filepath.Join(p.LogDir, logName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
@@ -222,17 +229,17 @@ func (p *Pebble) spawn(path string, env []string, logName string, args ...string
 	return nil
 }
 
-func (p *Pebble) waitDirectory(ctx context.Context, timeout time.Duration) error {
+// waitDirectory waits for the directory of the Pebble at procs[i]; the
+// caller holds mu.
+func (p *Pebble) waitDirectory(ctx context.Context, i int, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last error
 	for {
-		for i, d := range p.dones {
-			select {
-			case <-d:
-				return fmt.Errorf("%s exited", filepath.Base(p.procs[i].Path))
-			default:
-			}
+		select {
+		case <-p.dones[i]:
+			return fmt.Errorf("%s exited", filepath.Base(p.procs[i].Path))
+		default:
 		}
 		req, _ := http.NewRequestWithContext(ctx, "GET", p.DirectoryURL, nil)
 		resp, err := p.client.Do(req)
@@ -335,16 +342,24 @@ func (p *Pebble) management(ctx context.Context, path string) ([]byte, error) {
 // Stop ends both processes (SIGTERM, then SIGKILL after 5 s).
 func (p *Pebble) Stop() error {
 	p.stopOnce.Do(func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
 		for i := len(p.procs) - 1; i >= 0; i-- {
-			cmd := p.procs[i]
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-p.dones[i]:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				<-p.dones[i]
-			}
+			p.end(i)
 		}
+		p.ca = -1
 	})
 	return nil
+}
+
+// end stops procs[i] (a no-op when it has exited); the caller holds mu.
+func (p *Pebble) end(i int) {
+	cmd := p.procs[i]
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.dones[i]:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		<-p.dones[i]
+	}
 }

@@ -2,10 +2,13 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +52,10 @@ func TestEnvironment(t *testing.T) {
 		}
 		if got := strings.Fields(out); len(got) < 3 || got[0] != "0" || got[1] != "no-nginx" || got[2] != "127.0.0.1" {
 			t.Errorf("id/nginx/hosts = %q", out)
+		}
+		r, err := m.Exec(ctx, nil, "sh", "-c", "echo out; echo err >&2; exit 3")
+		if err != nil || r.Stdout != "out\n" || r.Stderr != "err\n" || r.Code != 3 {
+			t.Errorf("Exec = %+v, %v; want stdout, stderr and exit 3 apart", r, err)
 		}
 		// Files written inside are visible in Root and vice versa.
 		if _, err := m.Run(ctx, "sh", "-c", "printf 'x y' > /root/probe"); err != nil {
@@ -121,6 +128,66 @@ func TestEnvironment(t *testing.T) {
 		}
 	})
 
+	t.Run("pebble_control", func(t *testing.T) {
+		log, _ := os.ReadFile(filepath.Join(p.LogDir, "pebble.log"))
+		if !strings.Contains(string(log), `Loaded profile "shortlived" with certificate validity period of 518400 seconds`) {
+			t.Errorf("pebble did not load the 6-day shortlived profile:\n%s", log)
+		}
+		dir := func() error {
+			c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: minica(t, p)}}}
+			resp, err := c.Get(p.DirectoryURL)
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err
+		}
+		before, err := p.Requests()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dir(); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := p.Requests(); n != before+1 {
+			t.Errorf("Requests after one GET /dir = %d, want %d", n, before+1)
+		}
+		root, _ := p.Roots(ctx)
+		if err := p.StopCA(); err != nil {
+			t.Fatal(err)
+		}
+		if err := dir(); err == nil {
+			t.Errorf("directory still answers after StopCA")
+		}
+		if err := p.StartCA(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := dir(); err != nil {
+			t.Errorf("directory after StartCA: %v", err)
+		}
+		if again, _ := p.Roots(ctx); string(again) == string(root) || len(again) == 0 {
+			t.Errorf("a restarted Pebble should have a new root")
+		}
+		// Two GETs here and StartCA's own wait for the directory.
+		if n, _ := p.Requests(); n != before+3 {
+			t.Errorf("Requests across a restart = %d, want %d (the log is kept)", n, before+3)
+		}
+		if n, err := p.Orders(); n != 0 || err != nil {
+			t.Errorf("Orders = %d, %v; want 0", n, err)
+		}
+		if err := p.SetServFail(ctx, "broken.test"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Resolver().LookupHost(ctx, "broken.test"); err == nil {
+			t.Errorf("broken.test resolves despite SetServFail")
+		}
+		if err := p.ClearServFail(ctx, "broken.test"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Resolver().LookupHost(ctx, "broken.test"); err != nil {
+			t.Errorf("broken.test after ClearServFail: %v", err)
+		}
+	})
+
 	t.Run("stub", func(t *testing.T) {
 		s, err := StubBackend(ctx, "127.0.0.1:0")
 		if err != nil {
@@ -143,4 +210,16 @@ func TestEnvironment(t *testing.T) {
 			t.Errorf("echo = %+v", e)
 		}
 	})
+}
+
+// minica is the pool that trusts Pebble's own HTTPS.
+func minica(t *testing.T, p *Pebble) *x509.CertPool {
+	t.Helper()
+	b, err := os.ReadFile(p.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(b)
+	return pool
 }
