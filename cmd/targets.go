@@ -16,6 +16,7 @@ import (
 	"github.com/myapp/myapp/provision"
 	"github.com/myapp/myapp/provision/acme"
 	"github.com/myapp/myapp/provision/host"
+	"github.com/myapp/myapp/provision/localca"
 )
 
 // HostSelection is --local / --host as given.
@@ -105,7 +106,9 @@ func newTarget(g *Globals, cfg *config.Config, h host.Host, dryRun bool) (*provi
 	if addr := g.Getenv("MYAPP_DNS_RESOLVER"); addr != "" {
 		t.Resolver = resolverAt(addr)
 	}
-	if cfg.DirectoryURL() != "" {
+	if cfg.ACME.Directory == "local" {
+		t.Issuer = localca.New(localca.Options{KeyType: cfg.ACME.KeyType})
+	} else {
 		is, err := newIssuer(g, cfg, t.Paths)
 		if err != nil {
 			return nil, err
