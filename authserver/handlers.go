@@ -22,26 +22,29 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "username and password are required")
 		return
 	}
+	// A login stuck this long, behind others for a hashing slot or for
+	// pending attempts on its rate-limit bucket, is better answered than
+	// left hanging until the write timeout.
+	ctx, cancel := context.WithTimeout(r.Context(), loginTimeout)
+	defer cancel()
 	// Limits are checked before the password hash, so a flood costs no
 	// Argon2 runs. The username bucket exists whether or not the user
 	// does, so a 429 tells nothing about which names are real.
-	now := s.opts.Now()
 	ipKey, userKey := limitKey(s.clientAddr(r)), f.Username[:min(len(f.Username), maxUsernameLen)]
-	if ok, wait := s.ipLim.take(ipKey, now); !ok {
+	releaseIP, wait, ok := s.ipLim.acquire(ctx, ipKey)
+	if !ok {
 		s.tooManyLogins(w, r, "address", wait)
 		return
 	}
-	if ok, wait := s.userLim.take(userKey, now); !ok {
-		s.ipLim.give(ipKey, now) // refused before any guess was checked
+	releaseUser, wait, ok := s.userLim.acquire(ctx, userKey)
+	if !ok {
+		releaseIP(true) // refused before any guess was checked
 		s.tooManyLogins(w, r, "username", wait)
 		return
 	}
-	refund := func() { s.ipLim.give(ipKey, now); s.userLim.give(userKey, now) }
+	var guessed bool // a wrong guess spends the tokens; anything else gives them back
+	defer func() { releaseIP(!guessed); releaseUser(!guessed) }()
 
-	// A login stuck this long behind others for a hashing slot is better
-	// answered "busy" than left hanging until the write timeout.
-	ctx, cancel := context.WithTimeout(r.Context(), loginTimeout)
-	defer cancel()
 	p := principal{}
 	tooLong := len(f.Password) > maxPasswordLen
 	if tooLong {
@@ -54,6 +57,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		iss, err = s.st.createSession(ctx, p, s.policy())
 	}
 	if errors.Is(err, errBadCredentials) {
+		guessed = true
 		// A name that matched no user is not logged: unknown "usernames"
 		// are often passwords typed into the wrong field.
 		attrs := []any{"reason", "wrong password", "user", f.Username, "remote", s.clientIP(r)}
@@ -71,7 +75,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "invalid_grant", errBadCredentials.Error())
 		return
 	}
-	refund() // success, or our failure rather than a wrong guess
 	if err != nil {
 		s.serverError(w, r, "login", err)
 		return

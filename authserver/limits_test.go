@@ -9,44 +9,84 @@ import (
 )
 
 func TestLimiterRefillsAndGivesBack(t *testing.T) {
-	l := newLimiter(RateLimit{Burst: 2, Every: 10 * time.Second})
-	now := time.Unix(1000, 0)
+	clock := &fakeClock{t: time.Unix(1000, 0)}
+	l := newLimiter(RateLimit{Burst: 2, Every: 10 * time.Second}, clock.Now)
+	ctx := t.Context()
 	for i := range 2 {
-		if ok, _ := l.take("k", now); !ok {
-			t.Fatalf("take %d refused within the burst", i)
+		release, _, ok := l.acquire(ctx, "k")
+		if !ok {
+			t.Fatalf("attempt %d refused within the burst", i)
 		}
+		release(false) // a wrong guess
 	}
-	ok, wait := l.take("k", now)
-	if ok || wait != 10*time.Second {
-		t.Fatalf("third take = %v, %v; want refused for 10s", ok, wait)
+	if _, wait, ok := l.acquire(ctx, "k"); ok || wait != 10*time.Second {
+		t.Fatalf("third attempt = %v, %v; want refused for 10s", ok, wait)
 	}
-	if ok, wait := l.take("k", now.Add(4*time.Second)); ok || wait != 6*time.Second {
+	clock.Advance(4 * time.Second)
+	if _, wait, ok := l.acquire(ctx, "k"); ok || wait != 6*time.Second {
 		t.Fatalf("after 4s = %v, %v; want refused for 6s", ok, wait)
 	}
-	if ok, _ := l.take("k", now.Add(10*time.Second)); !ok {
+	clock.Advance(6 * time.Second)
+	release, _, ok := l.acquire(ctx, "k")
+	if !ok {
 		t.Fatal("no token after the refill interval")
 	}
-	l.give("k", now.Add(10*time.Second))
-	if ok, _ := l.take("k", now.Add(10*time.Second)); !ok {
+	release(true) // the right password: the token comes back
+	release(true) // settling twice is harmless
+	if release, _, ok := l.acquire(ctx, "k"); !ok {
 		t.Fatal("given-back token not usable")
+	} else {
+		release(false)
 	}
-	if ok, _ := l.take("other", now); !ok {
+	if _, _, ok := l.acquire(ctx, "other"); !ok {
 		t.Fatal("keys share a bucket")
 	}
-	var off *limiter = newLimiter(RateLimit{Burst: -1})
+	off := newLimiter(RateLimit{Burst: -1}, clock.Now)
 	for range 100 {
-		if ok, _ := off.take("k", now); !ok {
+		if _, _, ok := off.acquire(ctx, "k"); !ok {
 			t.Fatal("disabled limiter refused")
 		}
 	}
 }
 
+// More simultaneous attempts than the bucket holds: the extra ones wait
+// for the pending ones, and go ahead when those succeed; when those fail,
+// they are refused. Guesses in flight never exceed the burst.
+func TestLimiterQueuesBehindPending(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1000, 0)}
+	l := newLimiter(RateLimit{Burst: 2, Every: time.Hour}, clock.Now)
+	r1, _, _ := l.acquire(t.Context(), "k")
+	r2, _, _ := l.acquire(t.Context(), "k")
+	got := make(chan bool, 2)
+	for range 2 {
+		go func() {
+			release, _, ok := l.acquire(t.Context(), "k")
+			if ok {
+				release(false)
+			}
+			got <- ok
+		}()
+	}
+	select {
+	case <-got:
+		t.Fatal("a third attempt went ahead while two were pending")
+	case <-time.After(50 * time.Millisecond):
+	}
+	r1(true) // success: one waiter takes the returned token, and fails
+	r2(false)
+	if a, b := <-got, <-got; a == b {
+		t.Fatalf("waiters got %v and %v; want one through and one refused", a, b)
+	}
+}
+
 // An attacker cycling through keys must not grow the map without bound.
 func TestLimiterMemoryBounded(t *testing.T) {
-	l := newLimiter(RateLimit{Burst: 1, Every: time.Hour})
-	now := time.Unix(1000, 0)
+	clock := &fakeClock{t: time.Unix(1000, 0)}
+	l := newLimiter(RateLimit{Burst: 1, Every: time.Hour}, clock.Now)
 	for i := range maxLimiterKeys + 5000 {
-		l.take(fmt.Sprint(i), now)
+		if release, _, ok := l.acquire(t.Context(), fmt.Sprint(i)); ok {
+			release(false)
+		}
 	}
 	if n := len(l.b); n > maxLimiterKeys {
 		t.Fatalf("%d buckets, bound is %d", n, maxLimiterKeys)

@@ -106,8 +106,8 @@ func New(opts Options, st *Store) (*Server, error) {
 	}
 	s := &Server{
 		opts: opts, st: st, log: opts.Logger, keys: keys,
-		userLim: newLimiter(opts.UserLimit.withDefaults(defaultUserLimit)),
-		ipLim:   newLimiter(opts.IPLimit.withDefaults(defaultIPLimit)),
+		userLim: newLimiter(opts.UserLimit.withDefaults(defaultUserLimit), opts.Now),
+		ipLim:   newLimiter(opts.IPLimit.withDefaults(defaultIPLimit), opts.Now),
 	}
 	s.parser = s.newParser()
 	return s, nil

@@ -1,31 +1,31 @@
 package cmd
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
-	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/myapp/myapp/authserver"
 	"github.com/myapp/myapp/config"
 	"github.com/myapp/myapp/envfile"
 )
 
-// AuthOptions locate the auth server's secrets.
+// AuthOptions locate the auth server's secrets and tune `auth serve`.
 type AuthOptions struct {
 	Listen  string
 	EnvFile string
+
+	Grace          time.Duration // 0 turns the duplicate-refresh window off
+	SessionMaxAge  time.Duration
+	Audience       string
+	TrustedProxies []string // CIDRs or addresses whose X-Forwarded-For is believed
 }
 
 func newAuthCmd(g *Globals) *cobra.Command {
@@ -35,19 +35,28 @@ func newAuthCmd(g *Globals) *cobra.Command {
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the auth server (what <app>-auth.service runs)",
-		Args:  cobra.NoArgs,
-		RunE:  func(c *cobra.Command, _ []string) error { return runAuthServe(c.Context(), g, opts) },
+		Long: `Run the auth server until SIGTERM or Ctrl-C, then finish the requests in
+flight (up to 10 s) and exit 0. SECRET_KEY signs access tokens; during a key
+rotation SECRET_KEY_PREVIOUS is still accepted (see auth rotate-key).`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runAuthServe(c.Context(), g, opts) },
 	}
-	serve.Flags().StringVar(&opts.Listen, "listen", "", "address to listen on (default: auth.listen)")
-	c.AddCommand(serve, newAuthUserCmd(g, opts))
+	f := serve.Flags()
+	f.StringVar(&opts.Listen, "listen", "", "address to listen on (default: auth.listen)")
+	f.DurationVar(&opts.Grace, "grace", 10*time.Second, "window in which a repeated refresh of the same token gets the same successor (two tabs); 0 turns it off")
+	f.DurationVar(&opts.SessionMaxAge, "session-max-age", 90*24*time.Hour, "absolute session lifetime however active (the idle timeout is auth.refresh_ttl)")
+	f.StringVar(&opts.Audience, "audience", "", "aud claim to put in access tokens and require on /me (leave empty for PyJWT backends that pass no audience)")
+	f.StringSliceVar(&opts.TrustedProxies, "trusted-proxy", []string{"127.0.0.0/8", "::1/128"}, "`CIDR` of proxies whose X-Forwarded-For names the client (repeatable)")
+	c.AddCommand(serve, newAuthUserCmd(g, opts), newAuthRotateKeyCmd(g, opts))
 	return c
 }
 
-// authEnv resolves SECRET_KEY and DB_URL: process environment, then --env
-// FILE, then the .env beside the config file.
+// authEnv resolves SECRET_KEY, SECRET_KEY_PREVIOUS and DB_URL: process
+// environment, then --env FILE, then the .env beside the config file.
 type authEnv struct {
-	secret, dbURL string
-	cfg           *config.Config
+	secret, previous, dbURL string
+	file                    string // the .env looked in
+	cfg                     *config.Config
 }
 
 func loadAuthEnv(g *Globals, opts *AuthOptions, needSecret bool) (*authEnv, error) {
@@ -80,7 +89,7 @@ func loadAuthEnv(g *Globals, opts *AuthOptions, needSecret bool) (*authEnv, erro
 			return nil, usageErrorf("--env: %v", err)
 		}
 	}
-	e := &authEnv{cfg: cfg, secret: lookup("SECRET_KEY"), dbURL: cfg.Auth.DBURL}
+	e := &authEnv{cfg: cfg, file: file, secret: lookup("SECRET_KEY"), previous: lookup("SECRET_KEY_PREVIOUS"), dbURL: cfg.Auth.DBURL}
 	if e.dbURL == "" {
 		e.dbURL = lookup("DB_URL")
 	}
@@ -105,6 +114,18 @@ func runAuthServe(ctx context.Context, g *Globals, opts *AuthOptions) error {
 	if err := config.ValidateListen(listen); err != nil {
 		return usageErrorf("--listen %q: %v", listen, err)
 	}
+	proxies, err := parsePrefixes(opts.TrustedProxies)
+	if err != nil {
+		return usageErrorf("--trusted-proxy: %v", err)
+	}
+	grace := opts.Grace
+	if grace <= 0 {
+		grace = -1 // authserver: negative is off, zero the default
+	}
+	var previous [][]byte
+	if e.previous != "" {
+		previous = append(previous, []byte(e.previous))
+	}
 	st, err := authserver.OpenStore(ctx, e.dbURL)
 	if err != nil {
 		return fmt.Errorf("open auth database: %w", err)
@@ -112,187 +133,34 @@ func runAuthServe(ctx context.Context, g *Globals, opts *AuthOptions) error {
 	defer st.Close()
 	logger := slog.New(slog.NewTextHandler(g.Stderr, nil))
 	srv, err := authserver.New(authserver.Options{
-		SecretKey: []byte(e.secret), AccessTTL: e.cfg.AccessTTL(), RefreshTTL: e.cfg.RefreshTTL(),
-		Issuer: "myapp/" + e.cfg.App, Logger: logger,
+		SecretKey: []byte(e.secret), PreviousKeys: previous,
+		AccessTTL: e.cfg.AccessTTL(), RefreshTTL: e.cfg.RefreshTTL(), SessionMaxAge: opts.SessionMaxAge, Grace: grace,
+		Issuer: "myapp/" + e.cfg.App, Audience: opts.Audience, TrustedProxies: proxies, Logger: logger,
 	}, st)
 	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	logger.Info("auth server listening", "addr", listen, "app", e.cfg.App, "previous_key", len(previous) > 0)
+	if err := authserver.ListenAndServe(ctx, listen, srv.Handler()); err != nil {
 		return err
 	}
-	logger.Info("auth server listening", "addr", listen, "app", e.cfg.App)
-	return authserver.ListenAndServe(ctx, listen, srv.Handler())
+	logger.Info("auth server stopped")
+	return nil
 }
 
-func newAuthUserCmd(g *Globals, opts *AuthOptions) *cobra.Command {
-	c := &cobra.Command{Use: "user", Short: "Manage auth users in the database auth serve uses"}
-	var pwStdin bool
-	withStore := func(ctx context.Context, fn func(*authserver.Store) error) error {
-		e, err := loadAuthEnv(g, opts, false)
+// parsePrefixes reads CIDRs; a bare address means just that address.
+func parsePrefixes(ss []string) ([]netip.Prefix, error) {
+	out := []netip.Prefix{}
+	for _, s := range ss {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("%q is neither a CIDR nor an address", s)
 		}
-		st, err := authserver.OpenStore(ctx, e.dbURL)
-		if err != nil {
-			return fmt.Errorf("open auth database: %w", err)
-		}
-		err = fn(st)
-		if cerr := st.Close(); err == nil {
-			err = cerr
-		}
-		matchSQLiteOwner(e.dbURL)
-		return err
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
-	add := &cobra.Command{
-		Use: "add USERNAME", Short: "Add a user", Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			pw, err := readPassword(g, pwStdin, true)
-			if err != nil {
-				return err
-			}
-			return withStore(c.Context(), func(st *authserver.Store) error {
-				if err := st.AddUser(c.Context(), args[0], pw); err != nil {
-					return err
-				}
-				g.logf("added user %s", args[0])
-				return nil
-			})
-		},
-	}
-	passwd := &cobra.Command{
-		Use: "passwd USERNAME", Short: "Set a user's password (signs out all their sessions)", Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			pw, err := readPassword(g, pwStdin, true)
-			if err != nil {
-				return err
-			}
-			return withStore(c.Context(), func(st *authserver.Store) error {
-				if err := st.SetPassword(c.Context(), args[0], pw); err != nil {
-					return err
-				}
-				g.logf("password changed for %s; their sessions are revoked", args[0])
-				return nil
-			})
-		},
-	}
-	for _, cc := range []*cobra.Command{add, passwd} {
-		cc.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the password from standard input (first line)")
-	}
-	disable := &cobra.Command{
-		Use: "disable USERNAME", Short: "Disable a user and revoke their sessions", Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			return withStore(c.Context(), func(st *authserver.Store) error {
-				if err := st.DisableUser(c.Context(), args[0]); err != nil {
-					return err
-				}
-				g.logf("disabled user %s", args[0])
-				return nil
-			})
-		},
-	}
-	list := &cobra.Command{
-		Use: "list", Short: "List users", Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			return withStore(c.Context(), func(st *authserver.Store) error {
-				users, err := st.ListUsers(c.Context())
-				if err != nil {
-					return err
-				}
-				return printUsers(g, users)
-			})
-		},
-	}
-	c.AddCommand(add, passwd, disable, list)
-	return c
-}
-
-func printUsers(g *Globals, users []authserver.User) error {
-	if g.json() {
-		type u struct {
-			Username string    `json:"username"`
-			Disabled bool      `json:"disabled"`
-			Created  time.Time `json:"created_at"`
-			Sessions int       `json:"active_sessions"`
-		}
-		out := []u{}
-		for _, x := range users {
-			out = append(out, u{x.Username, x.Disabled, x.CreatedAt.UTC(), x.ActiveSessions})
-		}
-		return writeJSON(g.Stdout, map[string]any{"users": out})
-	}
-	tw := tabwriter.NewWriter(g.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USERNAME\tSTATUS\tSESSIONS\tCREATED")
-	for _, x := range users {
-		st := "active"
-		if x.Disabled {
-			st = "disabled"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", x.Username, st, x.ActiveSessions, x.CreatedAt.UTC().Format(time.RFC3339))
-	}
-	return tw.Flush()
-}
-
-// readPassword reads from stdin with --password-stdin, else prompts twice on
-// the terminal without echo.
-func readPassword(g *Globals, fromStdin, confirm bool) (string, error) {
-	if fromStdin {
-		line, err := bufio.NewReader(io.LimitReader(g.Stdin, 4096)).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", err
-		}
-		pw := strings.TrimRight(line, "\r\n")
-		if pw == "" {
-			return "", usageErrorf("--password-stdin: no password on standard input")
-		}
-		return pw, nil
-	}
-	f, ok := g.Stdin.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return "", usageErrorf("no terminal to prompt for a password\nhint: pipe it with --password-stdin")
-	}
-	fmt.Fprint(g.Stderr, "Password: ")
-	a, err := term.ReadPassword(int(f.Fd()))
-	fmt.Fprintln(g.Stderr)
-	if err != nil {
-		return "", err
-	}
-	if confirm {
-		fmt.Fprint(g.Stderr, "Repeat password: ")
-		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(g.Stderr)
-		if err != nil {
-			return "", err
-		}
-		if string(a) != string(b) {
-			return "", usageErrorf("passwords do not match")
-		}
-	}
-	return string(a), nil
-}
-
-// matchSQLiteOwner gives a SQLite database (and its -wal/-shm files) the
-// owner of its directory. Run as root on a host, `auth user add` may create
-// them, and the auth server, running as the service user, must still be able
-// to open them. Best effort: other databases and non-root runs are left alone.
-func matchSQLiteOwner(dbURL string) {
-	if os.Geteuid() != 0 || !strings.HasPrefix(dbURL, "sqlite") {
-		return
-	}
-	_, rest, ok := strings.Cut(dbURL, ":///")
-	if !ok {
-		return
-	}
-	path, _, _ := strings.Cut(rest, "?")
-	if !strings.HasPrefix(path, "/") {
-		path = filepath.Join(".", path)
-	}
-	fi, err := os.Stat(filepath.Dir(path))
-	if err != nil {
-		return
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return
-	}
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		_ = os.Lchown(p, int(st.Uid), int(st.Gid))
-	}
+	return out, nil
 }
