@@ -1,95 +1,94 @@
-// Package envfile reads and writes .env files that both systemd's
-// EnvironmentFile= and python-dotenv read the same way. Editing keeps the
-// file's other lines, comments and order; values are quoted only when needed,
-// with single quotes so neither reader expands "$".
+// Package envfile reads and writes .env files that systemd's
+// EnvironmentFile= (systemd 252) and python-dotenv (0.21, the backend's
+// reader) both read the same way. Reading follows python-dotenv exactly
+// (dotenv.go); editing keeps every line it does not set byte for byte;
+// writing picks a quoting both readers decode to the value, or refuses
+// the value (quote.go), and Merge checks the result with a port of
+// systemd's parser too (systemd.go).
 package envfile
 
 import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
 
-// File is a parsed .env, line by line.
+// File is a parsed .env: its statements with their exact bytes.
 type File struct {
-	lines []line
+	segs []segment
 }
-
-type line struct {
-	raw   string // for comments and blank lines
-	key   string
-	value string
-}
-
-var keyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Parse reads a .env. Lines it does not understand are kept verbatim.
 func Parse(data []byte) *File {
-	f := &File{}
-	text := strings.ReplaceAll(string(data), "\r\n", "\n")
-	text = strings.TrimSuffix(text, "\n")
-	if text == "" {
-		return f
-	}
-	for _, l := range strings.Split(text, "\n") {
-		t := strings.TrimSpace(l)
-		t = strings.TrimPrefix(t, "export ")
-		k, v, ok := strings.Cut(t, "=")
-		k = strings.TrimSpace(k)
-		if !ok || strings.HasPrefix(t, "#") || !keyRe.MatchString(k) {
-			f.lines = append(f.lines, line{raw: l})
-			continue
-		}
-		f.lines = append(f.lines, line{key: k, value: unquote(strings.TrimSpace(v))})
-	}
-	return f
+	return &File{segs: parseDotenv(string(data))}
 }
 
-func unquote(v string) string {
-	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
-		return v[1 : len(v)-1]
-	}
-	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-		r := strings.NewReplacer(`\"`, `"`, `\\`, `\`, `\$`, `$`, `\n`, "\n")
-		return r.Replace(v[1 : len(v)-1])
-	}
-	if i := strings.Index(v, " #"); i >= 0 { // inline comment
-		v = strings.TrimSpace(v[:i])
-	}
-	return v
-}
-
-// Get returns the value of key and whether it is set (last one wins, as in
-// both readers).
+// Get returns key's value as python-dotenv reads it, without ${...}
+// interpolation, and whether it is set. The last statement for key wins,
+// also when that one has no "=" (dotenv's None: not set).
 func (f *File) Get(key string) (string, bool) {
-	for i := len(f.lines) - 1; i >= 0; i-- {
-		if f.lines[i].key == key {
-			return f.lines[i].value, true
-		}
+	if i := f.last(key); i >= 0 && f.segs[i].kind == kindBinding {
+		return f.segs[i].value, true
 	}
 	return "", false
 }
 
-// Set replaces key's value in place, or appends it.
-func (f *File) Set(key, value string) {
-	for i := len(f.lines) - 1; i >= 0; i-- {
-		if f.lines[i].key == key {
-			f.lines[i].value = value
-			return
+func (f *File) last(key string) int {
+	for i := len(f.segs) - 1; i >= 0; i-- {
+		if k := f.segs[i].kind; (k == kindBinding || k == kindNoValue) && f.segs[i].key == key {
+			return i
 		}
 	}
-	f.lines = append(f.lines, line{key: key, value: value})
+	return -1
 }
 
-// Keys lists the keys in file order.
+// Set writes key=value in place of key's last statement, or appends it.
+// The rewritten line drops that statement's "export" (systemd ignores
+// such lines) and inline comment. It fails, naming the key but never the
+// value, when key is no valid name or value has no rendering that systemd
+// and python-dotenv read the same.
+func (f *File) Set(key, value string) error {
+	if !keyRe.MatchString(key) {
+		return fmt.Errorf("%q is not a valid variable name (letters, digits and _, not starting with a digit)", key)
+	}
+	enc, err := encode(value)
+	if err != nil {
+		return fmt.Errorf("%s: cannot write its value so that systemd and python-dotenv read it the same: %w", key, err)
+	}
+	if i := f.last(key); i >= 0 {
+		s := f.segs[i]
+		raw := s.raw[:s.lead] + key + "=" + enc + s.eol()
+		f.segs[i] = segment{raw: raw, lead: s.lead, kind: kindBinding, key: key, value: value}
+		return nil
+	}
+	nl := f.newline()
+	raw := key + "=" + enc + nl
+	lead := 0
+	if n := len(f.segs); n > 0 && !strings.HasSuffix(f.segs[n-1].raw, "\n") && !strings.HasSuffix(f.segs[n-1].raw, "\r") {
+		raw, lead = nl+raw, len(nl)
+	}
+	f.segs = append(f.segs, segment{raw: raw, lead: lead, kind: kindBinding, key: key, value: value})
+	return nil
+}
+
+// newline is the file's line end: the one its first line has.
+func (f *File) newline() string {
+	b := string(f.Bytes())
+	if i := strings.IndexByte(b, '\n'); i > 0 && b[i-1] == '\r' {
+		return "\r\n"
+	}
+	return "\n"
+}
+
+// Keys lists the keys that have a value, in file order, each once.
 func (f *File) Keys() []string {
 	var ks []string
-	for _, l := range f.lines {
-		if l.key != "" {
-			ks = append(ks, l.key)
+	for _, s := range f.segs {
+		if s.kind == kindBinding && keyRe.MatchString(s.key) && !slices.Contains(ks, s.key) {
+			ks = append(ks, s.key)
 		}
 	}
 	return ks
@@ -98,38 +97,10 @@ func (f *File) Keys() []string {
 // Bytes renders the file.
 func (f *File) Bytes() []byte {
 	var b strings.Builder
-	for _, l := range f.lines {
-		if l.key == "" {
-			b.WriteString(l.raw + "\n")
-			continue
-		}
-		b.WriteString(l.key + "=" + quote(l.value) + "\n")
+	for _, s := range f.segs {
+		b.WriteString(s.raw)
 	}
 	return []byte(b.String())
-}
-
-var plainRe = regexp.MustCompile(`^[A-Za-z0-9_./:@%+,=-]*$`)
-
-func quote(v string) string {
-	if plainRe.MatchString(v) {
-		return v
-	}
-	if !strings.ContainsAny(v, "'\n\\") {
-		return "'" + v + "'"
-	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`, "\n", `\n`)
-	return `"` + r.Replace(v) + `"`
-}
-
-// Redact returns the file with every value replaced, for diffs and logs.
-func Redact(data []byte) []byte {
-	f := Parse(data)
-	for i := range f.lines {
-		if f.lines[i].key != "" && f.lines[i].value != "" {
-			f.lines[i].value = "<redacted>"
-		}
-	}
-	return f.Bytes()
 }
 
 // NewSecret returns a random key of 48 bytes (384 bits), base64url without
@@ -153,32 +124,90 @@ type Desired struct {
 
 // Merge applies d to existing .env content and returns the new content and
 // the keys it changed. Existing generated values are never regenerated.
+// Statements of other keys are kept byte for byte. A key of d whose line
+// systemd reads differently from python-dotenv (an inline comment, say) is
+// rewritten with python-dotenv's value so both read it. Merge fails, naming
+// the key, when a value cannot be written so both read it, or when after
+// the merge either reader would not see exactly the intended value (an
+// earlier line continued into it).
 func Merge(existing []byte, d Desired) (out []byte, changed []string, err error) {
 	f := Parse(existing)
+	sd, _ := systemdEnv(string(existing))
+	want := map[string]string{}
+	set := func(k, v string) error {
+		want[k] = v
+		if err := f.Set(k, v); err != nil {
+			return err
+		}
+		if !slices.Contains(changed, k) {
+			changed = append(changed, k)
+		}
+		return nil
+	}
+	// keep leaves an existing value alone unless systemd reads it otherwise.
+	keep := func(k, v string) error {
+		want[k] = v
+		if sv, ok := sd[k]; ok && sv == v {
+			return nil
+		}
+		return set(k, v)
+	}
 	for _, k := range d.Generate {
 		if v, ok := f.Get(k); ok && v != "" {
-			continue
+			err = keep(k, v)
+		} else {
+			var s string
+			if s, err = NewSecret(); err == nil {
+				err = set(k, s)
+			}
 		}
-		s, err := NewSecret()
 		if err != nil {
 			return nil, nil, err
 		}
-		f.Set(k, s)
-		changed = append(changed, k)
 	}
 	for _, k := range sortedKeys(d.Set) {
-		if v, ok := f.Get(k); !ok || v != d.Set[k] {
-			f.Set(k, d.Set[k])
-			changed = append(changed, k)
+		if v, ok := f.Get(k); ok && v == d.Set[k] {
+			err = keep(k, v)
+		} else {
+			err = set(k, d.Set[k])
+		}
+		if err != nil {
+			return nil, nil, err
 		}
 	}
 	for _, k := range sortedKeys(d.Default) {
-		if v, ok := f.Get(k); !ok || v == "" {
-			f.Set(k, d.Default[k])
-			changed = append(changed, k)
+		if v, ok := f.Get(k); ok && v != "" {
+			err = keep(k, v)
+		} else {
+			err = set(k, d.Default[k])
+		}
+		if err != nil {
+			return nil, nil, err
 		}
 	}
-	return f.Bytes(), changed, nil
+	out = f.Bytes()
+	if err := verify(out, want); err != nil {
+		return nil, nil, err
+	}
+	return out, changed, nil
+}
+
+// verify checks that both readers see exactly want in data.
+func verify(data []byte, want map[string]string) error {
+	f := Parse(data)
+	sd, ok := systemdEnv(string(data))
+	if !ok {
+		return fmt.Errorf("the file is not valid UTF-8, which systemd refuses")
+	}
+	for _, k := range sortedKeys(want) {
+		if v, ok := f.Get(k); !ok || v != want[k] {
+			return fmt.Errorf("%s: python-dotenv would not read the value written (hint: look for an unclosed quote before it)", k)
+		}
+		if v, ok := sd[k]; !ok || v != want[k] {
+			return fmt.Errorf("%s: systemd would not read the value written (hint: look for a line ending in a backslash or an unclosed quote before it)", k)
+		}
+	}
+	return nil
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -27,7 +27,7 @@ require_go
 # mariadb-server, postgresql: the auth server's MySQL and PostgreSQL stores
 # curl, iproute2 (ss), tar, ca-certificates: scripts and tests
 install_packages debootstrap systemd-container nginx-light openssh-server openssh-client \
-	sudo curl python3-jwt ca-certificates iproute2 tar mariadb-server postgresql
+	sudo curl python3-jwt ca-certificates iproute2 tar mariadb-server postgresql python3-dotenv
 trap stop_started_services EXIT
 start_mariadb
 start_postgres
