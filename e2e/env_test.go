@@ -43,6 +43,60 @@ type env struct {
 	frontend string
 }
 
+// newEnv builds the CLI, takes the machine lock, starts the stub backend
+// and Pebble, and boots a fresh host "web1" that resolves the app's domains
+// to itself. Everything is stopped when t ends; the host's diagnostics and
+// Pebble's log are printed first when t failed.
+func newEnv(t *testing.T, ctx context.Context) *env {
+	t.Helper()
+	repo, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{repo: repo, dir: t.TempDir(), frontend: filepath.Join(repo, "testdata", "frontend")}
+	e.bin = buildCLI(t, repo, t.TempDir())
+
+	unlock, err := testenv.Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unlock)
+
+	stub, err := testenv.StubBackend(ctx, "127.0.0.1:8000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stub.Close() })
+	pebbleDir := filepath.Join(e.dir, "pebble")
+	e.pebble, err = testenv.StartPebble(ctx, pebbleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.pebble.Stop() })
+	if e.roots, err = e.pebble.RootPool(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.host, err = testenv.BootHost(ctx, testenv.HostOptions{Name: "web1", Hosts: []string{domain, domain2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
+			defer dcancel()
+			t.Logf("host diagnostics:\n%s", e.host.Diagnose(dctx, "nginx.service", app+"-auth.service", app+"-renew.service", "ssh.service"))
+			for _, f := range []string{"pebble.log", "challtestsrv.log"} {
+				b, _ := os.ReadFile(filepath.Join(pebbleDir, f))
+				t.Logf("%s (tail):\n%s", f, lastLines(string(b), 40))
+			}
+		}
+		if err := e.host.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return e
+}
+
 // config is the myapp.toml for the booted host and Pebble.
 func (e *env) config() testenv.AppConfig {
 	return testenv.NewAppConfig(e.host, e.pebble, e.frontend)

@@ -19,51 +19,7 @@ func TestInit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 35*time.Minute)
 	defer cancel()
 
-	repo, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{repo: repo, dir: t.TempDir(), frontend: filepath.Join(repo, "testdata", "frontend")}
-	e.bin = buildCLI(t, repo, t.TempDir())
-
-	unlock, err := testenv.Lock(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(unlock)
-
-	stub, err := testenv.StubBackend(ctx, "127.0.0.1:8000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stub.Close() })
-	pebbleDir := filepath.Join(e.dir, "pebble")
-	e.pebble, err = testenv.StartPebble(ctx, pebbleDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.pebble.Stop() })
-	if e.roots, err = e.pebble.RootPool(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e.host, err = testenv.BootHost(ctx, testenv.HostOptions{Name: "web1", Hosts: []string{domain, domain2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
-			defer dcancel()
-			t.Logf("host diagnostics:\n%s", e.host.Diagnose(dctx, "nginx.service", app+"-auth.service", app+"-renew.service", "ssh.service"))
-			for _, f := range []string{"pebble.log", "challtestsrv.log"} {
-				b, _ := os.ReadFile(filepath.Join(pebbleDir, f))
-				t.Logf("%s (tail):\n%s", f, lastLines(string(b), 40))
-			}
-		}
-		if err := e.host.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	e := newEnv(t, ctx)
 
 	pristine := e.snapshot(t)
 	t.Run("7_bad_input_fails_before_any_change", func(t *testing.T) { testBadInput(t, e, pristine) })
