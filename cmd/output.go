@@ -77,7 +77,8 @@ func writePlan(w io.Writer, hostName, step string, c *provision.Change) {
 	for _, f := range c.Files {
 		old, neu := string(f.Old), string(f.Data)
 		if f.Secret {
-			old, neu = string(envfile.Redact(f.Old)), string(envfile.Redact(f.Data))
+			o, n := envfile.RedactPair(f.Old, f.Data)
+			old, neu = string(o), string(n)
 		}
 		from := f.Path
 		if !f.Exists {
