@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -41,7 +40,7 @@ func runEnv(g *Globals) error {
 	}
 	data, changed, err := envfile.Merge(old, d)
 	if err != nil {
-		return err
+		return fmt.Errorf("update %s: %w", path, err)
 	}
 	if len(changed) > 0 || old == nil {
 		if err := atomicfile.Write(path, data, 0o600); err != nil {
@@ -57,19 +56,16 @@ func runEnv(g *Globals) error {
 	return ensureIgnored(g, filepath.Join(cfg.Dir, ".gitignore"))
 }
 
-// ensureIgnored adds ".env" to .gitignore unless a line already ignores it.
+// ensureIgnored appends ".env" to .gitignore unless its lines, evaluated in
+// order with git's rules, already leave .env ignored.
 func ensureIgnored(g *Globals, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		switch strings.TrimSpace(sc.Text()) {
-		case ".env", "/.env", ".env*", "*.env":
-			g.logf("%s: already ignores .env", path)
-			return nil
-		}
+	if envfile.GitIgnored(data) {
+		g.logf("%s: already ignores .env", path)
+		return nil
 	}
 	if len(data) > 0 && !bytes.HasSuffix(data, []byte("\n")) {
 		data = append(data, '\n')
