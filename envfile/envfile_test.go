@@ -233,6 +233,8 @@ func TestMergeRefuses(t *testing.T) {
 		{"carriage return", "", "l1\r\nl2", "carriage return"},
 		{"NUL", "", "a\x00b", "NUL"},
 		{"invalid UTF-8", "", "a\xffb", "UTF-8"},
+		{"noncharacter", "", "a\ufffeb", "noncharacter"},
+		{"noncharacter U+FDD0", "", "a\ufdd0b", "noncharacter"},
 		{"trailing backslash", "", `C:\dir\`, "backslash"},
 		{"trailing backslash with a quote", "", `it's\`, "backslash"},
 		{"systemd continues the line before", "A=x\\", "secret", "systemd would not read"},

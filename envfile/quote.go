@@ -27,8 +27,10 @@ import (
 //     escape for "$" (\$ stays \$ in dotenv, becomes $ in systemd).
 //   - a carriage return: dotenv reads the file in text mode, so \r becomes
 //     \n; systemd keeps it inside quotes and ends the line outside.
-//   - NUL and invalid UTF-8: neither can be in an environment value, and
-//     systemd rejects a file with invalid UTF-8.
+//   - NUL, which no environment value can hold; invalid UTF-8 and the
+//     Unicode noncharacters (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF), for which
+//     systemd fails the unit ("invalid UTF-8 value for key") and
+//     python-dotenv cannot decode the file (invalid UTF-8).
 //   - a trailing \: not in rule 2 (dotenv would read \' as an escaped
 //     quote and run on), nor in rule 3, nor unquoted (systemd joins the
 //     next line).
@@ -43,8 +45,8 @@ var keyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // same in both. The error never contains the value.
 func encode(value string) (string, error) {
 	switch {
-	case !utf8.ValidString(value):
-		return "", errors.New("it is not valid UTF-8 (systemd rejects the whole file)")
+	case !systemdUTF8(value):
+		return "", errors.New("it is not valid UTF-8 or has a Unicode noncharacter (systemd refuses the whole file)")
 	case strings.ContainsRune(value, 0):
 		return "", errors.New("it contains a NUL byte")
 	case strings.ContainsRune(value, '\r'):
@@ -70,4 +72,18 @@ var dqEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 func interpolated(value string) bool {
 	i := strings.Index(value, "${")
 	return i >= 0 && strings.Contains(value[i+2:], "}")
+}
+
+// systemdUTF8 is systemd's utf8_is_valid: valid UTF-8 without
+// noncharacters. A byte order mark is accepted.
+func systemdUTF8(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, c := range s {
+		if (c >= 0xfdd0 && c <= 0xfdef) || c&0xfffe == 0xfffe {
+			return false
+		}
+	}
+	return true
 }

@@ -1,9 +1,6 @@
 package envfile
 
-import (
-	"strings"
-	"unicode/utf8"
-)
+import "strings"
 
 // This file ports how systemd 252 (Debian 12) reads EnvironmentFile=
 // (parse_env_file_internal in src/basic/env-file.c, then the unit's
@@ -183,11 +180,12 @@ func parseSystemd(s string) []sdAssign {
 
 // systemdEnv is the environment a unit gets from the file: valid names
 // only, the last assignment of each winning. ok is false when systemd
-// would refuse the whole file (invalid UTF-8), failing the unit.
+// would refuse the whole file (a key or value with invalid UTF-8 or a
+// noncharacter), failing the unit.
 func systemdEnv(s string) (env map[string]string, ok bool) {
 	env = map[string]string{}
 	for _, a := range parseSystemd(s) {
-		if !utf8.ValidString(a.key) || !utf8.ValidString(a.value) {
+		if !systemdUTF8(a.key) || !systemdUTF8(a.value) {
 			return nil, false
 		}
 		if keyRe.MatchString(a.key) {

@@ -38,7 +38,12 @@ func TestSystemdParser(t *testing.T) {
 			}
 		})
 	}
-	if _, ok := systemdEnv("A=\xff\n"); ok {
-		t.Error("invalid UTF-8 accepted")
+	for _, file := range []string{"A=\xff\n", "A=\ufffe\n", "A='\U0010ffff'\n", "A=\ufdd0\n"} {
+		if _, ok := systemdEnv(file); ok {
+			t.Errorf("%q accepted", file)
+		}
+	}
+	if _, ok := systemdEnv("A='\ufeff'\n#\ufffe\n"); !ok {
+		t.Error("a byte order mark in a value, or a noncharacter in a comment, refused")
 	}
 }
