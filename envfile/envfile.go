@@ -197,7 +197,11 @@ func verify(data []byte, want map[string]string) error {
 	f := Parse(data)
 	sd, ok := systemdEnv(string(data))
 	if !ok {
-		return fmt.Errorf("the file is not valid UTF-8, which systemd refuses")
+		for _, a := range parseSystemd(string(data)) {
+			if !systemdUTF8(a.key) || !systemdUTF8(a.value) {
+				return fmt.Errorf("%q: invalid UTF-8 or a Unicode noncharacter, for which systemd refuses the whole file", a.key)
+			}
+		}
 	}
 	for _, k := range sortedKeys(want) {
 		if v, ok := f.Get(k); !ok || v != want[k] {

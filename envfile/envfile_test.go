@@ -256,6 +256,9 @@ func TestMergeRefuses(t *testing.T) {
 			}
 		})
 	}
+	if _, _, err := Merge([]byte("OLD=\xff\n"), Desired{Set: map[string]string{"A": "1"}}); err == nil || !strings.Contains(err.Error(), `"OLD": invalid UTF-8`) {
+		t.Errorf("existing invalid UTF-8: %v", err)
+	}
 	if _, _, err := Merge(nil, Desired{Set: map[string]string{"bad-key": "v"}}); err == nil {
 		t.Error("an invalid name was written")
 	}
