@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/myapp/myapp/config"
 	"github.com/myapp/myapp/provision"
+	"github.com/myapp/myapp/provision/dnsproviders"
 	"github.com/myapp/myapp/templates"
 )
 
@@ -52,6 +54,9 @@ func checkConfig(g *Globals, cfg *config.Config) error {
 		if err != nil {
 			return &config.Error{File: cfg.Path, Key: "api.command", Msg: err.Error()}
 		}
+	}
+	if name := cfg.ACME.DNSProvider; name != "" && !dnsproviders.Supported(name) {
+		return &config.Error{File: cfg.Path, Key: "acme.dns_provider", Msg: fmt.Sprintf("unknown DNS provider %q (supported: %s)", name, strings.Join(dnsproviders.Names(), ", "))}
 	}
 	if cfg.ACME.CARoots != "" {
 		data, err := os.ReadFile(cfg.CARootsPath())

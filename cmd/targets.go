@@ -12,9 +12,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-acme/lego/v4/challenge"
 	"github.com/myapp/myapp/config"
 	"github.com/myapp/myapp/provision"
 	"github.com/myapp/myapp/provision/acme"
+	"github.com/myapp/myapp/provision/dnsproviders"
 	"github.com/myapp/myapp/provision/host"
 	"github.com/myapp/myapp/provision/localca"
 )
@@ -130,6 +132,16 @@ func newIssuer(g *Globals, cfg *config.Config, p provision.Paths) (*acme.Issuer,
 	if len(missing) > 0 && cfg.ACME.EABKid != "" {
 		return nil, &config.Error{File: cfg.Path, Key: "acme.eab_hmac", Msg: "${" + missing[0] + "} is not set in the environment"}
 	}
+	var dns challenge.Provider
+	if name := cfg.ACME.DNSProvider; name != "" {
+		var err error
+		if dns, err = dnsproviders.New(name); err != nil {
+			if errors.Is(err, dnsproviders.ErrUnknown) {
+				return nil, &config.Error{File: cfg.Path, Key: "acme.dns_provider", Msg: err.Error()}
+			}
+			return nil, err
+		}
+	}
 	logw := io.Discard
 	if g.Verbose {
 		logw = g.Stderr
@@ -137,7 +149,7 @@ func newIssuer(g *Globals, cfg *config.Config, p provision.Paths) (*acme.Issuer,
 	return acme.New(acme.Options{
 		DirectoryURL: cfg.DirectoryURL(), Email: cfg.ACME.Email, CARootsPEM: roots, KeyType: cfg.ACME.KeyType,
 		Profile: cfg.ACME.Profile, EABKid: cfg.ACME.EABKid, EABHMAC: hmac,
-		StateDir: p.ACMEState, Webroot: p.Webroot, Log: logw,
+		StateDir: p.ACMEState, Webroot: p.Webroot, Log: logw, DNS: dns,
 		UserAgent: "myapp/" + g.Version + " (" + runtime.GOOS + ")",
 	}), nil
 }

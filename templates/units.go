@@ -161,6 +161,7 @@ func renewView(u RenewUnit, what string) (unitView, error) {
 	return unitView{
 		App:         u.App,
 		ExecStart:   execLine([]string{bin, "cert", "renew", "--config", configPath(u.App)}),
+		EnvFile:     envPath(u.App),
 		ServiceName: u.ServiceName(),
 	}, nil
 }
