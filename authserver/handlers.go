@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
@@ -156,12 +154,12 @@ func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	err := s.st.RevokeSessions(r.Context(), c.Subject)
+	err := s.st.RevokeSessions(r.Context(), c.Sub)
 	if err != nil && !errors.Is(err, ErrUserNotFound) {
 		s.serverError(w, r, "logout all", err)
 		return
 	}
-	s.log.InfoContext(r.Context(), "logout all", "user", c.Subject, "session", c.SessionID, "remote", s.clientIP(r))
+	s.log.InfoContext(r.Context(), "logout all", "user", c.Sub, "session", c.Sid, "remote", s.clientIP(r))
 	clearRefreshCookie(w)
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -174,10 +172,11 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, meResponse{
-		Sub: c.Subject, SID: c.SessionID, Iss: c.Issuer, Aud: c.Audience,
-		Iat: c.IssuedAt.Unix(), Exp: c.ExpiresAt.Unix(),
-	})
+	me := meResponse{Sub: c.Sub, SID: c.Sid, Iss: c.Iss, Aud: c.Aud, Exp: int64(c.Exp)}
+	if !math.IsNaN(c.Iat) {
+		me.Iat = int64(c.Iat)
+	}
+	writeJSON(w, http.StatusOK, me)
 }
 
 type meResponse struct {
@@ -190,7 +189,7 @@ type meResponse struct {
 }
 
 // bearer verifies the request's access token, or answers 401 itself.
-func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (*accessClaims, bool) {
+func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (*wireClaims, bool) {
 	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	tok = strings.TrimSpace(tok)
 	if !strings.EqualFold(scheme, "Bearer") || tok == "" {
@@ -201,7 +200,7 @@ func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (*accessClaims, 
 	c, err := s.parseAccess(tok)
 	if err != nil {
 		detail := "invalid access token"
-		if errors.Is(err, jwt.ErrTokenExpired) {
+		if errors.Is(err, errAccessExpired) {
 			detail = "access token expired"
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+detail+`"`)

@@ -113,7 +113,7 @@ type tokenResponse struct {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonType
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v) // a write error means the client left
 }
@@ -171,6 +171,15 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, op string, 
 	writeError(w, http.StatusInternalServerError, "server_error", "internal error")
 }
 
+// Header values every response carries, shared rather than allocated per
+// request; handlers only ever Set (replace) them, never append.
+var (
+	noStore  = []string{"no-store"}
+	noCache  = []string{"no-cache"}
+	noSniff  = []string{"nosniff"}
+	jsonType = []string{"application/json"}
+)
+
 // logPath is the path as the access log shows it: one of the API's, or a
 // placeholder. A client that puts a token in the URL has made a mistake
 // the log must not repeat.
@@ -212,9 +221,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		start := time.Now()
 		h := w.Header()
 		// Every answer here is either a secret or about one.
-		h.Set("Cache-Control", "no-store")
-		h.Set("Pragma", "no-cache")
-		h.Set("X-Content-Type-Options", "nosniff")
+		h["Cache-Control"] = noStore
+		h["Pragma"] = noCache
+		h["X-Content-Type-Options"] = noSniff
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {

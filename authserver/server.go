@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/netip"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // Options configure a Server. Zero values take the defaults.
@@ -54,7 +52,6 @@ type Server struct {
 	st      *Store
 	log     *slog.Logger
 	keys    []hmacKey // keys[0] signs; all verify
-	parser  *jwt.Parser
 	userLim *limiter
 	ipLim   *limiter
 }
@@ -109,7 +106,6 @@ func New(opts Options, st *Store) (*Server, error) {
 		userLim: newLimiter(opts.UserLimit.withDefaults(defaultUserLimit), opts.Now),
 		ipLim:   newLimiter(opts.IPLimit.withDefaults(defaultIPLimit), opts.Now),
 	}
-	s.parser = s.newParser()
 	return s, nil
 }
 
@@ -121,10 +117,13 @@ func (s *Server) policy() policy {
 // (the /auth prefix stripped).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /token", s.handleToken)
-	mux.HandleFunc("POST /token/refresh", s.handleRefresh)
-	mux.HandleFunc("POST /logout", s.handleLogout)
-	mux.HandleFunc("POST /logout/all", s.handleLogoutAll)
+	// Only the POST routes read a body; GET /me, the hot path, is spared
+	// the request copy MaxBytesHandler makes.
+	limited := func(h http.HandlerFunc) http.Handler { return http.MaxBytesHandler(h, maxBodyBytes) }
+	mux.Handle("POST /token", limited(s.handleToken))
+	mux.Handle("POST /token/refresh", limited(s.handleRefresh))
+	mux.Handle("POST /logout", limited(s.handleLogout))
+	mux.Handle("POST /logout/all", limited(s.handleLogoutAll))
 	mux.HandleFunc("GET /me", s.handleMe)
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 
@@ -138,5 +137,5 @@ func (s *Server) Handler() http.Handler {
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "invalid_request", "cross-origin request refused")
 	}))
-	return s.middleware(csrf.Handler(http.MaxBytesHandler(mux, maxBodyBytes)))
+	return s.middleware(csrf.Handler(mux))
 }

@@ -155,9 +155,9 @@ func TestAuthServeGracefulStopAndKeyRotation(t *testing.T) {
 		t.Fatalf("refresh after the rotation: %v %v", resp.StatusCode, err)
 	}
 	resp.Body.Close()
+	srv.stop(t) // the log is buffered until the stop flushes it
 	if logs := srv.stderr.String(); !strings.Contains(logs, "previous_key=true") || strings.Contains(logs, cliSecret) {
 		t.Errorf("restart log:\n%s", logs)
 	}
-	srv.stop(t)
 	os.Remove(filepath.Join(dir, ".env"))
 }
