@@ -122,6 +122,25 @@ func loginAttacks() []attack {
 			status: http.StatusUnauthorized, code: "invalid_grant", detail: "invalid username or password",
 		},
 		{
+			name: "look-alike username with a zero-width space",
+			run: func(t *testing.T, e *env) (*http.Response, []byte) {
+				rw, bw := wrongLogin(e, testUser)
+				r, b := e.postForm("/token", url.Values{"username": {"al\u200bice"}, "password": {testPassword}})
+				if r.StatusCode != rw.StatusCode || string(b) != string(bw) {
+					t.Fatalf("spoofed name %d %s, wrong password %d %s", r.StatusCode, b, rw.StatusCode, bw)
+				}
+				return r, b
+			},
+			status: http.StatusUnauthorized, code: "invalid_grant", detail: "invalid username or password",
+		},
+		{
+			name: "username with a right-to-left override",
+			run: func(t *testing.T, e *env) (*http.Response, []byte) {
+				return e.postForm("/token", url.Values{"username": {"\u202ecila"}, "password": {testPassword}})
+			},
+			status: http.StatusUnauthorized, code: "invalid_grant", detail: "invalid username or password",
+		},
+		{
 			name: "SQL in the username",
 			run: func(t *testing.T, e *env) (*http.Response, []byte) {
 				return e.postForm("/token", url.Values{"username": {"alice' OR '1'='1"}, "password": {"x' OR '1'='1"}})

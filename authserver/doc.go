@@ -19,7 +19,15 @@
 // revoke every session of the user at once; access tokens already issued
 // stay valid until they expire (AccessTTL, 15 minutes by default), which
 // is also how long the Python backend would accept them. Errors for a
-// taken or missing username are ErrUserExists and ErrUserNotFound.
+// taken or missing username are ErrUserExists and ErrUserNotFound; bad
+// input is ErrInvalidUsername, ErrInvalidPassword or ErrInvalidHash.
+//
+// Usernames are stored, compared and put in sub in Unicode NFC
+// (NormalizeUsername), at user management and at login alike, so a name
+// typed decomposed (NFD) is the same user. Names that could pose as
+// another are refused: control, format (zero-width, bidi overrides),
+// private-use, unassigned and other invisible characters, spaces other
+// than U+0020 or at either end, and more than 64 characters.
 //
 // # DB_URL
 //

@@ -25,10 +25,19 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	// left hanging until the write timeout.
 	ctx, cancel := context.WithTimeout(r.Context(), loginTimeout)
 	defer cancel()
+	// The name is looked up in NFC, as stored: a decomposed (NFD) spelling
+	// is the same user, and shares the same rate-limit bucket. A name that
+	// could never have been stored is refused like a wrong password, by
+	// its bytes alone, so no hash runs for it.
+	name, nameErr := NormalizeUsername(f.Username)
+	userKey := name
+	if nameErr != nil {
+		userKey = f.Username[:min(len(f.Username), maxUsernameLen)]
+	}
 	// Limits are checked before the password hash, so a flood costs no
 	// Argon2 runs. The username bucket exists whether or not the user
 	// does, so a 429 tells nothing about which names are real.
-	ipKey, userKey := limitKey(s.clientAddr(r)), f.Username[:min(len(f.Username), maxUsernameLen)]
+	ipKey := limitKey(s.clientAddr(r))
 	releaseIP, wait, ok := s.ipLim.acquire(ctx, ipKey)
 	if !ok {
 		s.tooManyLogins(w, r, "address", wait)
@@ -45,10 +54,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 
 	p := principal{}
 	tooLong := len(f.Password) > maxPasswordLen
-	if tooLong {
+	if tooLong || nameErr != nil {
 		err = errBadCredentials // decided by the input alone, so no timing to equalise
 	} else {
-		p, err = s.st.authenticate(ctx, f.Username, f.Password)
+		p, err = s.st.authenticate(ctx, name, f.Password)
 	}
 	var iss issued
 	if err == nil {
@@ -58,10 +67,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		guessed = true
 		// A name that matched no user is not logged: unknown "usernames"
 		// are often passwords typed into the wrong field.
-		attrs := []any{"reason", "wrong password", "user", f.Username, "remote", s.clientIP(r)}
+		attrs := []any{"reason", "wrong password", "user", name, "remote", s.clientIP(r)}
 		switch {
 		case tooLong:
 			attrs = []any{"reason", "password too long", "remote", s.clientIP(r)}
+		case nameErr != nil:
+			attrs = []any{"reason", "invalid username", "remote", s.clientIP(r)}
 		case errors.Is(err, errUnknownUser):
 			attrs = []any{"reason", "unknown user", "remote", s.clientIP(r)}
 		case errors.Is(err, errUserDisabled):
@@ -154,7 +165,7 @@ func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	err := s.st.RevokeSessions(r.Context(), c.Sub)
+	err := s.st.revokeSessions(r.Context(), c.Sub)
 	if err != nil && !errors.Is(err, ErrUserNotFound) {
 		s.serverError(w, r, "logout all", err)
 		return

@@ -38,12 +38,23 @@ var dummyHash = fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Versio
 	argonMemory, argonTime, argonThreads,
 	b64.EncodeToString([]byte("myapp-dummy-salt")), b64.EncodeToString(make([]byte, argonKeyLen)))
 
+// Errors for bad input to the user-management methods, for errors.Is;
+// the returned errors wrap them with the reason.
+var (
+	ErrInvalidPassword = errors.New("invalid password")
+	ErrInvalidHash     = errors.New("unsupported password hash")
+)
+
+// ValidatePassword checks a new password against the bounds AddUser and
+// SetPassword enforce, so that a caller can refuse it before any work.
+func ValidatePassword(pw string) error { return validatePassword(pw) }
+
 func validatePassword(pw string) error {
 	switch {
 	case len(pw) < minPasswordLen:
-		return fmt.Errorf("password too short: at least %d characters", minPasswordLen)
+		return fmt.Errorf("%w: too short, at least %d characters", ErrInvalidPassword, minPasswordLen)
 	case len(pw) > maxPasswordLen:
-		return fmt.Errorf("password too long: at most %d bytes", maxPasswordLen)
+		return fmt.Errorf("%w: too long, at most %d bytes", ErrInvalidPassword, maxPasswordLen)
 	}
 	return nil
 }
@@ -93,14 +104,21 @@ func needsRehash(encoded string) bool {
 	return err != nil || p.memory < argonMemory || p.time < argonTime
 }
 
+// ValidateHash checks a password hash as ImportUser would, so that a
+// caller can refuse it before any work.
+func ValidateHash(encoded string) error { return validateHash(encoded) }
+
 // validateHash checks an imported hash before it is stored, so a typo
 // fails at import and not at every login.
 func validateHash(encoded string) error {
 	if isBcrypt(encoded) {
-		return checkBcrypt(encoded)
+		if err := checkBcrypt(encoded); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidHash, err)
+		}
+		return nil
 	}
 	if _, err := parsePHC(encoded); err != nil {
-		return errors.New("unsupported password hash: want an argon2id PHC string ($argon2id$v=19$...) or bcrypt ($2a$, $2b$, $2y$)")
+		return fmt.Errorf("%w: want an argon2id PHC string ($argon2id$v=19$...) or bcrypt ($2a$, $2b$, $2y$)", ErrInvalidHash)
 	}
 	return nil
 }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Errors of the user-management methods, for errors.Is.
@@ -35,30 +33,12 @@ type User struct {
 	ActiveSessions int // sessions with an unexpired, unrevoked refresh token
 }
 
-const maxUsernameLen = 128
-
-// validateUsername keeps names printable so they are safe in logs, JWTs
-// and terminal listings. Case is preserved and significant: sub must be
-// exactly what the backend stored.
-func validateUsername(u string) error {
-	if u == "" || len(u) > maxUsernameLen || !utf8.ValidString(u) {
-		return fmt.Errorf("invalid username: 1 to %d bytes of UTF-8 required", maxUsernameLen)
-	}
-	for _, r := range u {
-		if unicode.IsControl(r) || (unicode.IsSpace(r) && r != ' ') {
-			return errors.New("invalid username: control or line-break characters")
-		}
-	}
-	if u[0] == ' ' || u[len(u)-1] == ' ' {
-		return errors.New("invalid username: leading or trailing space")
-	}
-	return nil
-}
-
-// AddUser creates an enabled user. It fails with ErrUserExists if the
-// username is taken.
+// AddUser creates an enabled user under the NFC form of username (see
+// NormalizeUsername). It fails with ErrUserExists if the username is
+// taken, ErrInvalidUsername or ErrInvalidPassword for bad input.
 func (s *Store) AddUser(ctx context.Context, username, password string) error {
-	if err := validateUsername(username); err != nil {
+	username, err := NormalizeUsername(username)
+	if err != nil {
 		return err
 	}
 	if err := validatePassword(password); err != nil {
@@ -76,9 +56,11 @@ func (s *Store) AddUser(ctx context.Context, username, password string) error {
 // ImportUser creates an enabled user from a password hash made elsewhere:
 // an Argon2id PHC string or a bcrypt hash ($2a$, $2b$, $2y$), as passlib,
 // Django or FastAPI tutorials write them. A bcrypt hash is replaced by an
-// Argon2id one at the user's first successful login.
+// Argon2id one at the user's first successful login. A hash of neither
+// kind fails with ErrInvalidHash.
 func (s *Store) ImportUser(ctx context.Context, username, hash string) error {
-	if err := validateUsername(username); err != nil {
+	username, err := NormalizeUsername(username)
+	if err != nil {
 		return err
 	}
 	if err := validateHash(hash); err != nil {
@@ -109,8 +91,13 @@ func (s *Store) insertUser(ctx context.Context, username, hash string) error {
 }
 
 // SetPassword replaces the user's password and revokes all their sessions:
-// a password change is how users throw out a thief.
+// a password change is how users throw out a thief. Like every method
+// naming a user, it looks up the NFC form of username.
 func (s *Store) SetPassword(ctx context.Context, username, password string) error {
+	username, err := NormalizeUsername(username)
+	if err != nil {
+		return err
+	}
 	if err := validatePassword(password); err != nil {
 		return err
 	}
@@ -125,14 +112,28 @@ func (s *Store) SetPassword(ctx context.Context, username, password string) erro
 // DisableUser stops the user from logging in and revokes all their
 // sessions. Access tokens already issued stay valid until they expire.
 func (s *Store) DisableUser(ctx context.Context, username string) error {
+	username, err := NormalizeUsername(username)
+	if err != nil {
+		return err
+	}
 	return s.changeUser(ctx, username, "user disabled",
 		`UPDATE myapp_auth_users SET disabled = 1, generation = generation + 1, updated_at = ? WHERE username = ?`)
 }
 
-// RevokeSessions signs the user out everywhere (POST /logout/all): every
-// session is revoked, and the generation bump makes a login or refresh
-// racing this one fail too.
+// RevokeSessions signs the user out everywhere (`myapp auth user
+// revoke`): every session is revoked, and the generation bump makes a
+// login or refresh racing this one fail too.
 func (s *Store) RevokeSessions(ctx context.Context, username string) error {
+	username, err := NormalizeUsername(username)
+	if err != nil {
+		return err
+	}
+	return s.revokeSessions(ctx, username)
+}
+
+// revokeSessions is RevokeSessions for a name exactly as stored, such as
+// a verified access token's sub (POST /logout/all).
+func (s *Store) revokeSessions(ctx context.Context, username string) error {
 	return s.changeUser(ctx, username, "logout all",
 		`UPDATE myapp_auth_users SET generation = generation + 1, updated_at = ? WHERE username = ?`)
 }
