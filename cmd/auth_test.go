@@ -83,17 +83,81 @@ func TestAuthUserCommandsOnEveryBackend(t *testing.T) {
 			t.Errorf("duplicate add: exit %d %s", code, errs)
 		}
 		code, _, errs = cli(t, dir, "not a hash\n", "auth", "user", "add", "carol", "--hash-stdin")
-		if code != 1 || !strings.Contains(errs, "unsupported password hash") {
+		if code != 2 || !strings.Contains(errs, "unsupported password hash") {
 			t.Errorf("bad hash: exit %d %s", code, errs)
 		}
 		code, _, errs = cli(t, dir, "", "auth", "user", "disable", "nobody")
-		if code != 1 || !strings.Contains(errs, "not found") {
+		if code != 1 || !strings.Contains(errs, `no user "nobody"`) {
 			t.Errorf("disable unknown: exit %d %s", code, errs)
 		}
 		if strings.Contains(errs, "myapp-test-only") {
 			t.Errorf("an error shows the database password: %s", errs)
 		}
 	})
+}
+
+// Mistakes in what the user typed exit 2 (usage) before the database is
+// touched; a user that does not exist exits 1 and says what to do.
+func TestAuthUserInputErrors(t *testing.T) {
+	dir := authProject(t, "sqlite:///"+filepath.Join(t.TempDir(), "app.db"))
+	tests := []struct {
+		name, stdin string
+		args        []string
+		code        int
+		want        string
+	}{
+		{"zero-width space in the name", "a good password\n", []string{"add", "al\u200bice", "--password-stdin"}, 2, `USERNAME "al\u200bice": invalid username: contains U+200B`},
+		{"bidi override in the name", "a good password\n", []string{"add", "\u202egnp.exe", "--password-stdin"}, 2, "invalid username"},
+		{"control character in the name", "a good password\n", []string{"add", "bo\x1bb", "--password-stdin"}, 2, "control character"},
+		{"empty name", "a good password\n", []string{"add", "", "--password-stdin"}, 2, "invalid username: empty"},
+		{"name too long", "a good password\n", []string{"add", strings.Repeat("a", 65), "--password-stdin"}, 2, "longer than 64"},
+		{"no password on stdin", "", []string{"add", "bob", "--password-stdin"}, 2, "no password"},
+		{"empty password line", "\n", []string{"add", "bob", "--password-stdin"}, 2, "no password"},
+		{"short password", "short\n", []string{"add", "bob", "--password-stdin"}, 2, "invalid password: too short"},
+		{"long password", strings.Repeat("p", 2000) + "\n", []string{"add", "bob", "--password-stdin"}, 2, "invalid password: too long"},
+		{"no terminal for the prompt", "", []string{"add", "bob"}, 2, "--password-stdin"},
+		{"bad hash", "$2b$10$tooshort\n", []string{"add", "bob", "--hash-stdin"}, 2, "unsupported password hash"},
+		{"both stdin flags", "x\n", []string{"add", "bob", "--hash-stdin", "--password-stdin"}, 2, "exclude each other"},
+		{"no name", "", []string{"add"}, 2, "accepts 1 arg"},
+		{"passwd: bad name", "a good password\n", []string{"passwd", "bo\u200db", "--password-stdin"}, 2, "invalid username"},
+		{"passwd: short password", "short\n", []string{"passwd", "alice", "--password-stdin"}, 2, "too short"},
+		{"passwd: unknown user", "a good password\n", []string{"passwd", "nobody", "--password-stdin"}, 1, `no user "nobody" in the auth database`},
+		{"disable: bad name", "", []string{"disable", "alice\u00a0"}, 2, "a space other than U+0020"},
+		{"disable: unknown user", "", []string{"disable", "nobody"}, 1, `no user "nobody" in the auth database`},
+		{"revoke: unknown user", "", []string{"revoke", "nobody"}, 1, `no user "nobody" in the auth database`},
+	}
+	if code, _, errs := cli(t, dir, "a good password\n", "auth", "user", "add", "alice", "--password-stdin"); code != 0 {
+		t.Fatalf("add alice: exit %d %s", code, errs)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errs := cli(t, dir, tt.stdin, append([]string{"auth", "user"}, tt.args...)...)
+			if code != tt.code || !strings.Contains(errs, tt.want) {
+				t.Fatalf("exit %d, want %d with %q:\n%s", code, tt.code, tt.want, errs)
+			}
+			if tt.code == 1 && !strings.Contains(errs, "hint: `myapp auth user list`") {
+				t.Errorf("no hint:\n%s", errs)
+			}
+		})
+	}
+	code, out, errs := cli(t, dir, "", "auth", "user", "list", "--output", "json")
+	if code != 0 || strings.Count(out, `"username"`) != 1 {
+		t.Fatalf("after the refused commands, list: exit %d\n%s%s", code, out, errs)
+	}
+
+	// A name typed decomposed (NFD) is the precomposed (NFC) user.
+	if code, _, errs := cli(t, dir, "a good password\n", "auth", "user", "add", "Jose\u0301", "--password-stdin"); code != 0 {
+		t.Fatalf("add NFD name: exit %d %s", code, errs)
+	}
+	if code, _, errs := cli(t, dir, "a good password\n", "auth", "user", "add", "Jos\u00e9", "--password-stdin"); code != 1 || !strings.Contains(errs, "already exists") {
+		t.Fatalf("add the NFC twin: exit %d %s", code, errs)
+	}
+	if code, _, errs := cli(t, dir, "another password\n", "auth", "user", "passwd", "Jos\u00e9", "--password-stdin"); code != 0 {
+		t.Fatalf("passwd by the NFC name: exit %d %s", code, errs)
+	}
+	if _, out, _ := cli(t, dir, "", "auth", "user", "list"); !strings.Contains(out, "Jos\u00e9") || strings.Contains(out, "Jose\u0301") {
+		t.Errorf("list does not show the name in NFC:\n%s", out)
+	}
 }
 
 func TestAuthRotateKey(t *testing.T) {

@@ -36,7 +36,7 @@ func newAuthUserCmd(g *Globals, opts *AuthOptions) *cobra.Command {
 			err = cerr
 		}
 		matchSQLiteOwner(e.dbURL)
-		return err
+		return userError(err)
 	}
 	add := &cobra.Command{
 		Use: "add USERNAME", Short: "Add a user", Args: cobra.ExactArgs(1),
@@ -45,6 +45,10 @@ func newAuthUserCmd(g *Globals, opts *AuthOptions) *cobra.Command {
 a bcrypt hash ($2a$/$2b$/$2y$, as passlib and Django write them), replaced by
 Argon2id at the user's first login.`,
 		RunE: func(c *cobra.Command, args []string) error {
+			name, err := userArg(args[0])
+			if err != nil {
+				return err
+			}
 			if hashStdin {
 				if pwStdin {
 					return usageErrorf("--hash-stdin and --password-stdin exclude each other")
@@ -53,23 +57,26 @@ Argon2id at the user's first login.`,
 				if err != nil {
 					return err
 				}
+				if err := authserver.ValidateHash(hash); err != nil {
+					return usageErrorf("--hash-stdin: %v", err)
+				}
 				return withStore(c.Context(), func(st *authserver.Store) error {
-					if err := st.ImportUser(c.Context(), args[0], hash); err != nil {
+					if err := st.ImportUser(c.Context(), name, hash); err != nil {
 						return err
 					}
-					g.logf("imported user %s", args[0])
+					g.logf("imported user %s", name)
 					return nil
 				})
 			}
-			pw, err := readPassword(g, pwStdin, true)
+			pw, err := newPassword(g, pwStdin)
 			if err != nil {
 				return err
 			}
 			return withStore(c.Context(), func(st *authserver.Store) error {
-				if err := st.AddUser(c.Context(), args[0], pw); err != nil {
+				if err := st.AddUser(c.Context(), name, pw); err != nil {
 					return err
 				}
-				g.logf("added user %s", args[0])
+				g.logf("added user %s", name)
 				return nil
 			})
 		},
@@ -78,15 +85,19 @@ Argon2id at the user's first login.`,
 	passwd := &cobra.Command{
 		Use: "passwd USERNAME", Short: "Set a user's password (signs out all their sessions)", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			pw, err := readPassword(g, pwStdin, true)
+			name, err := userArg(args[0])
+			if err != nil {
+				return err
+			}
+			pw, err := newPassword(g, pwStdin)
 			if err != nil {
 				return err
 			}
 			return withStore(c.Context(), func(st *authserver.Store) error {
-				if err := st.SetPassword(c.Context(), args[0], pw); err != nil {
-					return err
+				if err := st.SetPassword(c.Context(), name, pw); err != nil {
+					return knownUser(name, err)
 				}
-				g.logf("password changed for %s; their sessions are revoked", args[0])
+				g.logf("password changed for %s; their sessions are revoked", name)
 				return nil
 			})
 		},
@@ -97,11 +108,15 @@ Argon2id at the user's first login.`,
 	disable := &cobra.Command{
 		Use: "disable USERNAME", Short: "Disable a user and revoke their sessions", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			name, err := userArg(args[0])
+			if err != nil {
+				return err
+			}
 			return withStore(c.Context(), func(st *authserver.Store) error {
-				if err := st.DisableUser(c.Context(), args[0]); err != nil {
-					return err
+				if err := st.DisableUser(c.Context(), name); err != nil {
+					return knownUser(name, err)
 				}
-				g.logf("disabled user %s", args[0])
+				g.logf("disabled user %s", name)
 				return nil
 			})
 		},
@@ -121,17 +136,68 @@ Argon2id at the user's first login.`,
 	revoke := &cobra.Command{
 		Use: "revoke USERNAME", Short: "Sign a user out of every session (the password stays)", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			name, err := userArg(args[0])
+			if err != nil {
+				return err
+			}
 			return withStore(c.Context(), func(st *authserver.Store) error {
-				if err := st.RevokeSessions(c.Context(), args[0]); err != nil {
-					return err
+				if err := st.RevokeSessions(c.Context(), name); err != nil {
+					return knownUser(name, err)
 				}
-				g.logf("revoked every session of %s", args[0])
+				g.logf("revoked every session of %s", name)
 				return nil
 			})
 		},
 	}
 	c.AddCommand(add, passwd, disable, revoke, list)
 	return c
+}
+
+// userArg reads a USERNAME argument in the form the database stores
+// (NFC). A name that could never be stored is a usage error (exit 2).
+func userArg(arg string) (string, error) {
+	name, err := authserver.NormalizeUsername(arg)
+	if err != nil {
+		return "", usageErrorf("USERNAME %+q: %v", arg, err)
+	}
+	return name, nil
+}
+
+// newPassword reads a new password and checks it before the database is
+// opened: one that is empty, too short or too long is a usage error.
+func newPassword(g *Globals, fromStdin bool) (string, error) {
+	pw, err := readPassword(g, fromStdin, true)
+	if err != nil {
+		return "", err
+	}
+	if err := authserver.ValidatePassword(pw); err != nil {
+		return "", usageErrorf("%v", err)
+	}
+	return pw, nil
+}
+
+// knownUser words a missing user as a failure (exit 1) saying what to do.
+func knownUser(name string, err error) error {
+	if errors.Is(err, authserver.ErrUserNotFound) {
+		return fmt.Errorf("no user %q in the auth database\nhint: `myapp auth user list` shows the users; `myapp auth user add` creates one", name)
+	}
+	return err
+}
+
+// userError words the store's errors about users for the command line:
+// bad input is a usage error (exit 2), whatever checked it; a taken name
+// a failure (exit 1) with what to do about it.
+func userError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, authserver.ErrInvalidUsername), errors.Is(err, authserver.ErrInvalidPassword),
+		errors.Is(err, authserver.ErrInvalidHash):
+		return usageErrorf("%v", err)
+	case errors.Is(err, authserver.ErrUserExists):
+		return fmt.Errorf("%w\nhint: `myapp auth user passwd` sets a new password", err)
+	}
+	return err
 }
 
 func printUsers(g *Globals, users []authserver.User) error {
