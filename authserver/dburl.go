@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,23 @@ import (
 // ErrUnsupportedDB is returned by OpenStore for a DB_URL whose scheme
 // names a database this build cannot open.
 var ErrUnsupportedDB = errors.New("database not supported")
+
+// ErrInvalidDBURL matches (errors.Is) every OpenStore error about the
+// DB_URL itself, as opposed to reaching or using the database: a
+// configuration mistake, ErrUnsupportedDB included.
+var ErrInvalidDBURL = errors.New("invalid DB_URL")
+
+// dbURLError is a mistake in a DB_URL. Its message never holds the
+// password.
+type dbURLError struct{ err error }
+
+func (e *dbURLError) Error() string        { return e.err.Error() }
+func (e *dbURLError) Unwrap() error        { return e.err }
+func (e *dbURLError) Is(target error) bool { return target == ErrInvalidDBURL }
+
+func badURL(format string, args ...any) error {
+	return &dbURLError{fmt.Errorf(format, args...)}
+}
 
 // dbTarget is a parsed DB_URL: exactly one of path, mysql and pg is set.
 type dbTarget struct {
@@ -36,11 +54,11 @@ type dbTarget struct {
 func parseDBURL(raw string) (dbTarget, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
-		return dbTarget{}, errors.New("DB_URL is empty")
+		return dbTarget{}, badURL("DB_URL is empty")
 	}
 	scheme, rest, ok := strings.Cut(raw, ":")
-	if !ok || scheme == "" || strings.ContainsAny(scheme, "/\\") {
-		return dbTarget{}, errors.New("DB_URL has no scheme; hint: use sqlite:////absolute/path/app.db")
+	if !ok || !validScheme(scheme) {
+		return dbTarget{}, badURL("DB_URL has no scheme; hint: use sqlite:////absolute/path/app.db")
 	}
 	// SQLAlchemy names the Python driver after a "+" (mysql+pymysql,
 	// postgresql+psycopg): it means nothing to us.
@@ -53,7 +71,7 @@ func parseDBURL(raw string) (dbTarget, error) {
 	case "postgres", "postgresql", "pgsql":
 		return parsePostgresURL(rest)
 	default:
-		return dbTarget{}, fmt.Errorf("DB_URL scheme %q: %w; hint: sqlite, mysql, mariadb or postgresql", scheme, ErrUnsupportedDB)
+		return dbTarget{}, badURL("DB_URL scheme %q: %w; hint: sqlite, mysql, mariadb or postgresql", scheme, ErrUnsupportedDB)
 	}
 }
 
@@ -68,49 +86,200 @@ func parseDBURL(raw string) (dbTarget, error) {
 // for the Python driver and ignored here.
 func parseSQLiteURL(rest string) (dbTarget, error) {
 	path, _, _ := strings.Cut(rest, "?")
-	if strings.HasPrefix(path, "//") {
+	if a, ok := strings.CutPrefix(path, "//"); ok {
 		// SQLAlchemy: sqlite://<host>/<database>; the host must be empty
 		// and the database part is taken literally, so "sqlite:////x" is
 		// "/x" and "sqlite:///x" is "x".
-		host, db, _ := strings.Cut(path[2:], "/")
+		if _, ok := splitUserinfo(a); ok {
+			return dbTarget{}, badURL("DB_URL: a sqlite URL takes no user or password, only a file path; hint: sqlite:////absolute/path/app.db")
+		}
+		host, db, _ := strings.Cut(a, "/")
 		if host != "" {
-			return dbTarget{}, fmt.Errorf("DB_URL: sqlite URL has a host part %q; hint: sqlite:////absolute/path/app.db", host)
+			return dbTarget{}, badURL("DB_URL: sqlite URL has a host part %q; hint: sqlite:////absolute/path/app.db", host)
 		}
 		path = db
+	}
+	if ui, ok := splitUserinfo(path); ok && ui.hasPass {
+		// sqlite:///user:password@host/app.db would be a relative file
+		// name; it is far likelier a server URL with the wrong scheme.
+		return dbTarget{}, badURL("DB_URL: a sqlite URL takes no user or password, only a file path; hint: sqlite:////absolute/path/app.db")
 	}
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		// An in-memory database would forget every user and session on
 		// restart, and SQLite URI filenames would let the URL smuggle
 		// open flags; neither belongs in an auth server's configuration.
-		return dbTarget{}, errors.New("DB_URL: sqlite needs a file path; hint: sqlite:////var/lib/myapp/<app>/app.db")
+		return dbTarget{}, badURL("DB_URL: sqlite needs a file path; hint: sqlite:////var/lib/myapp/<app>/app.db")
 	}
 	if strings.ContainsRune(path, 0) {
-		return dbTarget{}, errors.New("DB_URL: sqlite path contains a NUL byte")
+		return dbTarget{}, badURL("DB_URL: sqlite path contains a NUL byte")
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return dbTarget{}, fmt.Errorf("DB_URL: resolve sqlite path: %w", err)
+		return dbTarget{}, badURL("DB_URL: resolve sqlite path: %w", err)
 	}
 	return dbTarget{driver: "sqlite", path: abs, name: abs}, nil
 }
 
 // serverURL parses the //user:pass@host:port/db?query part that MySQL and
-// PostgreSQL URLs share.
+// PostgreSQL URLs share. The user and password are split off as
+// SQLAlchemy does (see splitUserinfo) and percent-decoded, so a password
+// with an unescaped "/", "?", "#" or ":" means the same here as to the
+// Python backend.
 func serverURL(kind, rest string) (*url.URL, string, error) {
-	u, err := url.Parse("x:" + rest)
+	malformed := badURL("DB_URL: malformed %s URL; hint: %s://user:password@host/database", kind, kind)
+	a, ok := strings.CutPrefix(rest, "//")
+	if !ok {
+		return nil, "", malformed
+	}
+	ui, hasUser := splitUserinfo(a)
+	if hasUser {
+		a = ui.rest
+	}
+	// url's errors would quote the URL; none of them is passed on.
+	u, err := url.Parse("x://" + a)
 	if err != nil || u.Opaque != "" {
-		// url's error would quote the URL, password and all.
-		return nil, "", fmt.Errorf("DB_URL: malformed %s URL; hint: %s://user:password@host/database", kind, kind)
+		return nil, "", malformed
+	}
+	if u.User != nil {
+		// A second "@": SQLAlchemy would take the first as the end of
+		// the password and fail on the host; say what fixes it.
+		return nil, "", badURL("DB_URL: malformed %s URL: an \"@\" in the user or password must be written %%40; hint: %s://user:password@host/database", kind, kind)
 	}
 	db := strings.TrimPrefix(u.Path, "/")
 	if db == "" || strings.Contains(db, "/") {
-		return nil, "", fmt.Errorf("DB_URL: %s URL needs one database name after the host; hint: %s://user:password@host/database", kind, kind)
+		return nil, "", badURL("DB_URL: %s URL needs one database name after the host; hint: %s://user:password@host/database", kind, kind)
 	}
-	if u.User == nil || u.User.Username() == "" {
-		return nil, "", fmt.Errorf("DB_URL: %s URL has no user; hint: %s://user:password@host/database", kind, kind)
+	if !hasUser || ui.user == "" {
+		return nil, "", badURL("DB_URL: %s URL has no user; hint: %s://user:password@host/database", kind, kind)
+	}
+	if ui.hasPass {
+		u.User = url.UserPassword(unquote(ui.user), unquote(ui.pass))
+	} else {
+		u.User = url.User(unquote(ui.user))
 	}
 	return u, db, nil
 }
+
+// userinfo is the user:password@ part of a URL, as written.
+type userinfo struct {
+	user, pass string
+	hasPass    bool
+	rest       string // what follows the "@"
+}
+
+// splitUserinfo finds user[:password]@ at the start of a, the URL after
+// "//", as SQLAlchemy's make_url reads it: the user is everything up to a
+// ":" or "/", the password everything from that ":" to the next "@".
+// Without a ":" before the "@" there is no password, and the user runs to
+// the last "@" before the first "/" or ":".
+func splitUserinfo(a string) (userinfo, bool) {
+	i := strings.IndexAny(a, ":/")
+	if i >= 0 && a[i] == ':' {
+		if j := strings.IndexByte(a[i+1:], '@'); j >= 0 {
+			return userinfo{user: a[:i], pass: a[i+1 : i+1+j], hasPass: true, rest: a[i+2+j:]}, true
+		}
+	}
+	region := a
+	if i >= 0 {
+		region = a[:i]
+	}
+	if k := strings.LastIndexByte(region, '@'); k >= 0 {
+		return userinfo{user: region[:k], rest: a[k+1:]}, true
+	}
+	return userinfo{}, false
+}
+
+// unquote percent-decodes like Python's urllib.parse.unquote, which
+// SQLAlchemy applies to the user and password: a malformed escape is
+// kept as written.
+func unquote(s string) string {
+	if v, err := url.PathUnescape(s); err == nil {
+		return v
+	}
+	return s
+}
+
+// validScheme is RFC 3986's scheme syntax, so that an error may quote it:
+// a "scheme" holding anything else is no scheme, and may be a secret.
+func validScheme(s string) bool {
+	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') || len(s) > 40 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// dbURLSecrets returns every form in which the password of raw could
+// appear in a message: as written, decoded and re-encoded, under both
+// SQLAlchemy's reading of the URL and net/url's, and for a path that
+// reads like user:password@host.
+func dbURLSecrets(raw string) []string {
+	_, rest, ok := strings.Cut(strings.TrimSpace(raw), ":")
+	if !ok {
+		return nil
+	}
+	var out []string
+	add := func(p string) {
+		if p == "" {
+			return
+		}
+		for _, v := range []string{p, unquote(p), url.QueryEscape(unquote(p)), url.PathEscape(unquote(p)),
+			strings.TrimPrefix(url.UserPassword("", unquote(p)).String(), ":")} {
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+	}
+	a, slashes := strings.CutPrefix(rest, "//")
+	if slashes {
+		if ui, ok := splitUserinfo(a); ok && ui.hasPass {
+			add(ui.pass)
+		}
+	}
+	// net/url: the authority ends at the first "/", "?" or "#"; the
+	// userinfo at its last "@". Without "//", the first path segment.
+	auth := a
+	if i := strings.IndexAny(auth, "/?#"); i >= 0 {
+		auth = auth[:i]
+	}
+	if k := strings.LastIndexByte(auth, '@'); k >= 0 {
+		if _, p, ok := strings.Cut(auth[:k], ":"); ok {
+			add(p)
+		}
+	}
+	return out
+}
+
+// RedactError returns err with every form of dbURL's password in its
+// message replaced by "xxxxx"; errors.Is and errors.As still see err.
+// OpenStore's errors are redacted already; this is for callers that add
+// their own.
+func RedactError(err error, dbURL string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	red := msg
+	for _, s := range dbURLSecrets(dbURL) {
+		red = strings.ReplaceAll(red, s, "xxxxx")
+	}
+	if red == msg {
+		return err
+	}
+	return &redactedError{msg: red, err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // parseMySQLURL reads SQLAlchemy's mysql+pymysql://user:pass@host[:port]/db.
 // Of the query parameters, unix_socket (no host: the socket path) and
@@ -138,11 +307,11 @@ func parseMySQLURL(rest string) (dbTarget, error) {
 	if ca := q.Get("ssl_ca"); ca != "" {
 		pem, err := os.ReadFile(ca)
 		if err != nil {
-			return dbTarget{}, fmt.Errorf("DB_URL: ssl_ca: %w", err)
+			return dbTarget{}, badURL("DB_URL: ssl_ca: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return dbTarget{}, fmt.Errorf("DB_URL: ssl_ca %s holds no PEM certificate", ca)
+			return dbTarget{}, badURL("DB_URL: ssl_ca %s holds no PEM certificate", ca)
 		}
 		c.TLS = &tls.Config{RootCAs: pool, ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
 	}
@@ -165,16 +334,11 @@ func parsePostgresURL(rest string) (dbTarget, error) {
 	if err != nil {
 		return dbTarget{}, err
 	}
-	pw, _ := u.User.Password()
 	u.Scheme = "postgres"
 	cfg, err := pgx.ParseConfig(u.String())
 	if err != nil {
-		msg := err.Error()
-		if pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
-			msg = strings.ReplaceAll(msg, url.QueryEscape(pw), "xxxxx")
-		}
-		return dbTarget{}, fmt.Errorf("DB_URL: postgresql URL: %s", msg)
+		// pgx masks the password itself; OpenStore redacts again.
+		return dbTarget{}, badURL("DB_URL: postgresql URL: %s", err)
 	}
 	name := fmt.Sprintf("postgresql://%s@%s/%s", u.User.Username(), u.Host, db)
 	return dbTarget{driver: "postgres", pg: cfg, name: name}, nil

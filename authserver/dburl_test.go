@@ -2,7 +2,9 @@ package authserver
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -108,6 +110,40 @@ func TestParseServerURLs(t *testing.T) {
 			}
 		})
 	}
+	// Passwords as SQLAlchemy reads them: up to the first "@" after the
+	// user's ":", percent-decoded; "/", "?", "#" and ":" need no escape.
+	for raw, want := range map[string]string{
+		"mysql+pymysql://app:pa/ss?w#rd:x@localhost/shop?charset=utf8mb4": "pa/ss?w#rd:x",
+		"mysql://app:p%40ss%2Fword@localhost/shop":                        "p@ss/word",
+		"mysql://app:100%@localhost/shop":                                 "100%",
+		"mysql://app:a+b@localhost/shop":                                  "a+b",
+		"mysql://app:@localhost/shop":                                     "",
+		"mysql://app@localhost/shop":                                      "",
+		"postgresql+psycopg://app:pa/ss?w#rd:x@localhost/shop":            "pa/ss?w#rd:x",
+		"postgresql://app:p%40ss@localhost:5433/shop?sslmode=disable":     "p@ss",
+	} {
+		got, err := parseDBURL(raw)
+		if err != nil {
+			t.Errorf("%s: %v", raw, err)
+			continue
+		}
+		pw, db := "", ""
+		if got.mysql != nil {
+			pw, db = got.mysql.Passwd, got.mysql.DBName
+		} else {
+			pw, db = got.pg.Password, got.pg.Database
+		}
+		if pw != want || db != "shop" {
+			t.Errorf("%s: password %q database %q, want %q and shop", raw, pw, db, want)
+		}
+		if want != "" && strings.Contains(got.name, want) {
+			t.Errorf("%s: name %q shows the password", raw, got.name)
+		}
+	}
+	if _, err := parseDBURL("mysql://app:p@ss@localhost/shop"); err == nil || !strings.Contains(err.Error(), "%40") {
+		t.Errorf("password with a bare @: %v, want a hint to write %%40", err)
+	}
+
 	for _, bad := range []string{
 		"mysql://app:hunter2@localhost", "mysql://app:hunter2@localhost/", "mysql://:hunter2@localhost/db",
 		"mysql:app:hunter2@localhost/db", "postgresql://app:hunter2@localhost/a/b",
@@ -118,5 +154,79 @@ func TestParseServerURLs(t *testing.T) {
 		} else if strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("%s: error leaks the password: %v", bad, err)
 		}
+	}
+}
+
+// No DB_URL error shows the password, in any encoding, whichever part of
+// the URL is wrong or whatever fails after it is parsed; mistakes in the
+// URL match ErrInvalidDBURL, failures to reach the database do not.
+func TestDBURLErrorsNeverShowThePassword(t *testing.T) {
+	tests := []struct {
+		url, pw string
+		invalid bool // a mistake in the URL, not in reaching the database
+	}{
+		{"sqlite://user:pw@host/app.db", "pw", true},
+		{"sqlite://user:s3cret-Pw@host", "s3cret-Pw", true},
+		{"sqlite://user:s3cret-Pw@/app.db", "s3cret-Pw", true},
+		{"sqlite+pysqlite://user:s3cret%2FPw@localhost/app.db", "s3cret/Pw", true},
+		{"sqlite:user:s3cret-Pw@host/app.db", "s3cret-Pw", true},
+		{"sqlite:///user:s3cret-Pw@host/app.db", "s3cret-Pw", true},
+		{"sqlite:///user:s3cret/Pw@host/app.db", "s3cret/Pw", true},
+		{"sqlite:/nonexistent-dir/user:s3cret-Pw@host/app.db", "", false}, // a file name, not a password
+		{"mysql://app:s3cret-Pw@localhost", "s3cret-Pw", true},
+		{"mysql://app:s3cret-Pw@localhost/a/b", "s3cret-Pw", true},
+		{"mysql://app:s3cret Pw@local host/db", "s3cret Pw", true},
+		{"mysql://app:s3cret-Pw@localhost:port/db", "s3cret-Pw", true},
+		{"mysql://app:s3cret%zzPw@[::1/db", "s3cret%zzPw", true},
+		{"mysql:app:s3cret-Pw@localhost/db", "s3cret-Pw", true},
+		{"mysql://app:s3c@ret-Pw@localhost/db", "s3c", true},
+		{"mysql://app:s3cret-Pw@localhost/db?ssl_ca=/nonexistent/ca.pem", "s3cret-Pw", true},
+		{"mysql+pymysql://app:s3cret%2F%3APw@127.0.0.1:1/db", "s3cret/:Pw", false},
+		{"postgresql://app:s3cret-Pw@localhost/db?sslmode=bogus", "s3cret-Pw", true},
+		{"postgresql://app:s3cr%20et-Pw@localhost/db?connect_timeout=x", "s3cr et-Pw", true},
+		{"postgresql+psycopg://app:s3cret/Pw@localhost:99999/db", "s3cret/Pw", true},
+		{"postgresql+psycopg://app:s3cret/Pw@127.0.0.1:1/db?connect_timeout=2", "s3cret/Pw", false},
+		{"mongodb://app:s3cret-Pw@localhost/db", "s3cret-Pw", true},
+		{"app:s3cret-Pw@localhost/db", "s3cret-Pw", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			_, err := OpenStore(t.Context(), tt.url)
+			if err == nil {
+				t.Fatal("OpenStore succeeded")
+			}
+			if errors.Is(err, ErrInvalidDBURL) != tt.invalid {
+				t.Errorf("errors.Is(%v, ErrInvalidDBURL) = %v, want %v", err, !tt.invalid, tt.invalid)
+			}
+			msg := err.Error()
+			if tt.pw == "" {
+				return
+			}
+			for _, form := range []string{tt.pw, url.QueryEscape(tt.pw), url.PathEscape(tt.pw), "user:" + tt.pw, "app:" + tt.pw} {
+				if strings.Contains(msg, form) {
+					t.Fatalf("error shows the password as %q: %s", form, msg)
+				}
+			}
+			if strings.Contains(msg, "\n") && !strings.Contains(msg, "failed to connect") {
+				t.Errorf("multi-line error: %q", msg)
+			}
+		})
+	}
+}
+
+func TestRedactError(t *testing.T) {
+	base := fmt.Errorf("dial: %w", os.ErrNotExist)
+	err := RedactError(fmt.Errorf("open mysql://app:hunter2@db/x and again hunter%%32: %w", base), "mysql://app:hunter%32@db/x")
+	if strings.Contains(err.Error(), "hunter") || !strings.Contains(err.Error(), "app:xxxxx@db") {
+		t.Errorf("RedactError = %q", err)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Error("RedactError lost the wrapped error")
+	}
+	if RedactError(nil, "mysql://a:b@c/d") != nil {
+		t.Error("RedactError(nil) != nil")
+	}
+	if e := RedactError(base, "sqlite:////var/lib/app.db"); e != base {
+		t.Error("RedactError changed an error with nothing to redact")
 	}
 }

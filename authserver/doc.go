@@ -47,7 +47,13 @@
 // IMMEDIATE, so concurrent refreshes queue instead of failing with
 // "database is locked". For MySQL, unix_socket= and ssl_ca= are
 // understood; for PostgreSQL the query string goes to the driver as libpq
-// parameters (sslmode, sslrootcert, ...). Errors never show the password.
+// parameters (sslmode, sslrootcert, ...). The user and password are read
+// as SQLAlchemy reads them: the password runs from the user's ":" to the
+// next "@" and is percent-decoded, so "/", "?", "#" or ":" in it need no
+// escape (an "@" does: %40). A sqlite URL with a user or password is
+// refused. Errors never show the password, in any encoding (RedactError
+// does the same for a caller's own messages), and mistakes in the URL
+// itself match ErrInvalidDBURL.
 //
 // The schema lives in tables prefixed myapp_auth_, beside the
 // application's own, and is migrated on open by versioned files embedded

@@ -53,8 +53,15 @@ type Store struct {
 const busyTimeout = 5 * time.Second
 
 // OpenStore opens the database named by a DB_URL (see the package doc for
-// the accepted forms) and applies any pending schema migrations.
+// the accepted forms) and applies any pending schema migrations. A
+// mistake in the URL itself matches ErrInvalidDBURL. No error shows the
+// URL's password, whatever part of the URL it came from.
 func OpenStore(ctx context.Context, dbURL string) (*Store, error) {
+	s, err := openStore(ctx, dbURL)
+	return s, RedactError(err, dbURL)
+}
+
+func openStore(ctx context.Context, dbURL string) (*Store, error) {
 	t, err := parseDBURL(dbURL)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,6 +57,7 @@ rotation SECRET_KEY_PREVIOUS is still accepted (see auth rotate-key).`,
 // environment, then --env FILE, then the .env beside the config file.
 type authEnv struct {
 	secret, previous, dbURL string
+	dbURLFrom               string // where dbURL was found, for messages
 	file                    string // the .env looked in
 	cfg                     *config.Config
 }
@@ -70,10 +72,13 @@ func loadAuthEnv(g *Globals, opts *AuthOptions, needSecret bool) (*authEnv, erro
 		file = filepath.Join(cfg.Dir, ".env")
 	}
 	var fileEnv *envfile.File
+	var from string // where the last lookup found its value
 	lookup := func(k string) string {
 		if v := g.Getenv(k); v != "" {
+			from = k + " in the environment"
 			return v
 		}
+		from = k + " in " + file
 		if fileEnv == nil {
 			data, err := os.ReadFile(file)
 			if err != nil && !(errors.Is(err, os.ErrNotExist) && opts.EnvFile == "") {
@@ -90,9 +95,11 @@ func loadAuthEnv(g *Globals, opts *AuthOptions, needSecret bool) (*authEnv, erro
 			return nil, usageErrorf("--env: %v", err)
 		}
 	}
-	e := &authEnv{cfg: cfg, file: file, secret: lookup("SECRET_KEY"), previous: lookup("SECRET_KEY_PREVIOUS"), dbURL: cfg.Auth.DBURL}
+	e := &authEnv{cfg: cfg, file: file, secret: lookup("SECRET_KEY"), previous: lookup("SECRET_KEY_PREVIOUS"),
+		dbURL: cfg.Auth.DBURL, dbURLFrom: "auth.db_url in " + cfg.Path}
 	if e.dbURL == "" {
 		e.dbURL = lookup("DB_URL")
+		e.dbURLFrom = from
 	}
 	if e.dbURL == "" {
 		return nil, usageErrorf("no DB_URL: set it in the environment, in %s, or auth.db_url in %s\nhint: run `myapp env` to write a .env", file, cfg.Path)
@@ -101,6 +108,21 @@ func loadAuthEnv(g *Globals, opts *AuthOptions, needSecret bool) (*authEnv, erro
 		return nil, usageErrorf("SECRET_KEY missing or shorter than 32 characters (looked in the environment and %s)\nhint: run `myapp env` to generate one", file)
 	}
 	return e, nil
+}
+
+// openStore opens the auth database. A mistake in DB_URL is a
+// configuration error (exit 2) naming where the URL came from; no error
+// shows its password.
+func (e *authEnv) openStore(ctx context.Context) (*authserver.Store, error) {
+	st, err := authserver.OpenStore(ctx, e.dbURL)
+	switch {
+	case errors.Is(err, authserver.ErrInvalidDBURL):
+		msg := authserver.RedactError(err, e.dbURL).Error()
+		return nil, usageErrorf("%s: %s", e.dbURLFrom, strings.TrimPrefix(msg, "DB_URL: "))
+	case err != nil:
+		return nil, fmt.Errorf("open auth database (%s): %w", e.dbURLFrom, authserver.RedactError(err, e.dbURL))
+	}
+	return st, nil
 }
 
 func runAuthServe(ctx context.Context, g *Globals, opts *AuthOptions) error {
@@ -128,9 +150,9 @@ func runAuthServe(ctx context.Context, g *Globals, opts *AuthOptions) error {
 		previous = append(previous, []byte(e.previous))
 	}
 	tuneGC(g)
-	st, err := authserver.OpenStore(ctx, e.dbURL)
+	st, err := e.openStore(ctx)
 	if err != nil {
-		return fmt.Errorf("open auth database: %w", err)
+		return err
 	}
 	defer st.Close()
 	logs := newLogBuffer(g.Stderr)
@@ -146,7 +168,7 @@ func runAuthServe(ctx context.Context, g *Globals, opts *AuthOptions) error {
 	}
 	logger.Info("auth server listening", "addr", listen, "app", e.cfg.App, "previous_key", len(previous) > 0)
 	if err := authserver.ListenAndServe(ctx, listen, srv.Handler()); err != nil {
-		return err
+		return authserver.RedactError(err, e.dbURL)
 	}
 	logger.Info("auth server stopped")
 	return nil

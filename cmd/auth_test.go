@@ -3,6 +3,8 @@ package cmd
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,6 +159,66 @@ func TestAuthUserInputErrors(t *testing.T) {
 	}
 	if _, out, _ := cli(t, dir, "", "auth", "user", "list"); !strings.Contains(out, "Jos\u00e9") || strings.Contains(out, "Jose\u0301") {
 		t.Errorf("list does not show the name in NFC:\n%s", out)
+	}
+}
+
+// A DB_URL the auth commands cannot use is a configuration error (exit 2)
+// naming where it came from, and a database that cannot be reached a
+// failure (exit 1); neither message shows the password, in any form.
+func TestAuthDBURLErrorsHideThePassword(t *testing.T) {
+	t.Setenv("GOGC", "100") // keep auth serve from retuning this process's GC
+	t.Setenv("GOMEMLIMIT", "off")
+	const pw = "s3cret/Pw:x"
+	tests := []struct {
+		dbURL string
+		where string // "env", "file" or "config"
+		code  int
+		want  string
+	}{
+		{"sqlite://user:pw@host", "file", 2, "takes no user or password"},
+		{"sqlite://user:" + pw + "@host/app.db", "file", 2, "takes no user or password"},
+		{"sqlite:///user:" + pw + "@host/app.db", "env", 2, "takes no user or password"},
+		{"mysql+pymysql://app:" + pw + "@localhost", "file", 2, "needs one database name"},
+		{"mysql://app:" + pw + "@local host/db", "config", 2, "malformed mysql URL"},
+		{"mysql://app:" + url.PathEscape(pw) + "@localhost:port/db", "env", 2, "malformed mysql URL"},
+		{"postgresql+psycopg://app:" + url.QueryEscape(pw) + "@localhost/db?sslmode=bogus", "file", 2, "sslmode is invalid"},
+		{"mongodb://app:" + pw + "@localhost/db", "file", 2, "database not supported"},
+		{"mysql+pymysql://app:" + pw + "@127.0.0.1:1/db", "file", 1, "connection refused"},
+		{"postgresql+psycopg://app:" + pw + "@127.0.0.1:1/db", "env", 1, "connection refused"},
+	}
+	for i, tt := range tests {
+		// Subtests are numbered: their names go into temporary paths,
+		// which the messages show.
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			dir := authProject(t, "")
+			switch tt.where {
+			case "env":
+				t.Setenv("DB_URL", tt.dbURL)
+				tt.want = "DB_URL in the environment"
+			case "file":
+				os.WriteFile(filepath.Join(dir, ".env"), []byte("SECRET_KEY="+cliSecret+"\nDB_URL="+tt.dbURL+"\n"), 0o600)
+				tt.want = "DB_URL in " + filepath.Join(dir, ".env")
+			case "config":
+				cfg := "app = \"shop\"\ndomains = [\"shop.example.com\"]\n[auth]\ndb_url = \"" + tt.dbURL + "\"\n"
+				os.WriteFile(filepath.Join(dir, "myapp.toml"), []byte(cfg), 0o644)
+				tt.want = "auth.db_url in " + filepath.Join(dir, "myapp.toml")
+			}
+			for _, args := range [][]string{
+				{"auth", "user", "list"},
+				{"auth", "user", "disable", "alice"},
+				{"auth", "serve", "--listen", "127.0.0.1:9"}, // fails before it listens
+			} {
+				code, out, errs := cli(t, dir, "", args...)
+				if code != tt.code || !strings.Contains(errs, tt.want) {
+					t.Errorf("DB_URL %s: myapp %s: exit %d, want %d naming %q:\n%s", tt.dbURL, strings.Join(args, " "), code, tt.code, tt.want, errs)
+				}
+				for _, form := range []string{pw, url.PathEscape(pw), url.QueryEscape(pw), ":pw@", "s3cret"} {
+					if strings.Contains(out+errs, form) {
+						t.Errorf("myapp %s shows the password as %q:\n%s", strings.Join(args, " "), form, errs)
+					}
+				}
+			}
+		})
 	}
 }
 

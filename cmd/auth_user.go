@@ -27,16 +27,16 @@ func newAuthUserCmd(g *Globals, opts *AuthOptions) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		st, err := authserver.OpenStore(ctx, e.dbURL)
+		st, err := e.openStore(ctx)
 		if err != nil {
-			return fmt.Errorf("open auth database: %w", err)
+			return err
 		}
 		err = fn(st)
 		if cerr := st.Close(); err == nil {
 			err = cerr
 		}
 		matchSQLiteOwner(e.dbURL)
-		return userError(err)
+		return authserver.RedactError(userError(err), e.dbURL)
 	}
 	add := &cobra.Command{
 		Use: "add USERNAME", Short: "Add a user", Args: cobra.ExactArgs(1),
