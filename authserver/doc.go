@@ -88,7 +88,9 @@
 // user gives the same 401 invalid_grant; a bad, expired, revoked or
 // reused refresh token gives 401 invalid_grant; a bad access token 401
 // invalid_token; a missing one, or a malformed body, 400
-// invalid_request; a body that is neither form nor JSON on /token, 415.
+// invalid_request; a body that is neither form nor JSON on /token, 415;
+// a method a path does not take, 405 invalid_request with Allow; any
+// other path, 404 invalid_request.
 //
 // Failed logins are limited per username and per client address (429
 // too_many_requests with Retry-After, the same for existing and unknown

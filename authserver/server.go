@@ -113,19 +113,35 @@ func (s *Server) policy() policy {
 	return policy{now: s.opts.Now(), idle: s.opts.RefreshTTL, maxAge: s.opts.SessionMaxAge, grace: s.opts.Grace}
 }
 
+// route is one path of the API: its handler for each method it answers,
+// and the Allow header a request with any other method gets.
+type route struct {
+	methods map[string]http.Handler
+	allow   []string
+	post    bool // unsafe: checked against cross-origin requests
+}
+
 // Handler returns the HTTP API, with its paths as nginx forwards them
-// (the /auth prefix stripped).
+// (the /auth prefix stripped). Every answer, an unknown path (404) or a
+// method a path does not take (405, with Allow) included, is the API's
+// JSON: {"error": ..., "detail": ...} for failures.
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
 	// Only the POST routes read a body; GET /me, the hot path, is spared
 	// the request copy MaxBytesHandler makes.
-	limited := func(h http.HandlerFunc) http.Handler { return http.MaxBytesHandler(h, maxBodyBytes) }
-	mux.Handle("POST /token", limited(s.handleToken))
-	mux.Handle("POST /token/refresh", limited(s.handleRefresh))
-	mux.Handle("POST /logout", limited(s.handleLogout))
-	mux.Handle("POST /logout/all", limited(s.handleLogoutAll))
-	mux.HandleFunc("GET /me", s.handleMe)
-	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	post := func(h http.HandlerFunc) route {
+		return route{methods: map[string]http.Handler{"POST": http.MaxBytesHandler(h, maxBodyBytes)}, allow: []string{"POST"}, post: true}
+	}
+	get := func(h http.HandlerFunc) route {
+		return route{methods: map[string]http.Handler{"GET": h, "HEAD": h}, allow: []string{"GET, HEAD"}}
+	}
+	routes := map[string]route{
+		"/token":         post(s.handleToken),
+		"/token/refresh": post(s.handleRefresh),
+		"/logout":        post(s.handleLogout),
+		"/logout/all":    post(s.handleLogoutAll),
+		"/me":            get(s.handleMe),
+		"/healthz":       get(s.handleHealthz),
+	}
 
 	// A cross-site page must not be able to log a browser in to the
 	// attacker's account (the cookie would be set), refresh with the
@@ -134,8 +150,25 @@ func (s *Server) Handler() http.Handler {
 	// (Sec-Fetch-Site, Origin); clients that are no browser send neither
 	// and pass.
 	csrf := http.NewCrossOriginProtection()
-	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusForbidden, "invalid_request", "cross-origin request refused")
+	return s.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt, ok := routes[r.URL.Path]
+		if !ok {
+			writeError(w, http.StatusNotFound, "invalid_request",
+				"no such endpoint: the API is POST /token, POST /token/refresh, POST /logout, POST /logout/all, GET /me and GET /healthz")
+			return
+		}
+		h := rt.methods[r.Method]
+		if h == nil {
+			w.Header()["Allow"] = rt.allow
+			writeError(w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed on this endpoint; use "+rt.allow[0])
+			return
+		}
+		if rt.post {
+			if err := csrf.Check(r); err != nil {
+				writeError(w, http.StatusForbidden, "invalid_request", "cross-origin request refused")
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
 	}))
-	return s.middleware(csrf.Handler(mux))
 }

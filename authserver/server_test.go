@@ -215,3 +215,93 @@ func TestLoginBusy(t *testing.T) {
 		t.Error("no Retry-After")
 	}
 }
+
+// A wrong method on an API path answers 405 with Allow, an unknown path
+// 404, both in the API's JSON error shape and uncacheable, before any
+// cross-origin check or body is read.
+func TestUnknownPathsAndWrongMethods(t *testing.T) {
+	e := newEnv(t)
+	access := e.login().AccessToken
+	tests := []struct {
+		method, path string
+		status       int
+		allow        string
+		hdr          []string
+	}{
+		{"GET", "/token", 405, "POST", nil},
+		{"PUT", "/token", 405, "POST", nil},
+		{"PUT", "/token/refresh", 405, "POST", nil},
+		{"GET", "/token/refresh", 405, "POST", nil},
+		{"DELETE", "/logout", 405, "POST", nil},
+		{"GET", "/logout/all", 405, "POST", []string{"Authorization", "Bearer " + access}},
+		{"OPTIONS", "/token", 405, "POST", []string{"Origin", "https://evil.example"}},
+		{"PUT", "/token", 405, "POST", []string{"Sec-Fetch-Site", "cross-site"}},
+		{"POST", "/me", 405, "GET, HEAD", []string{"Authorization", "Bearer " + access}},
+		{"DELETE", "/healthz", 405, "GET, HEAD", nil},
+		{"GET", "/", 404, "", nil},
+		{"GET", "/nope", 404, "", nil},
+		{"POST", "/token/", 404, "", nil},
+		{"POST", "/auth/token", 404, "", nil}, // the prefix nginx strips
+		{"GET", "/me/extra", 404, "", nil},
+		{"GET", "/ME", 404, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			resp, body := e.do(tt.method, tt.path, "application/json", `{"username":"alice"}`, tt.hdr...)
+			wantError(t, resp, body, tt.status, "invalid_request")
+			if got := resp.Header.Get("Allow"); got != tt.allow {
+				t.Errorf("Allow %q, want %q", got, tt.allow)
+			}
+			if resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Cache-Control") != "no-store" ||
+				resp.Header.Get("Pragma") != "no-cache" {
+				t.Errorf("headers %v", resp.Header)
+			}
+			if refreshCookie(resp) != nil {
+				t.Error("set a cookie")
+			}
+		})
+	}
+	// HEAD is GET without the body, for monitors.
+	for _, path := range []string{"/healthz", "/me"} {
+		resp, body := e.do("HEAD", path, "", "", "Authorization", "Bearer "+access)
+		if resp.StatusCode != 200 || len(body) != 0 {
+			t.Errorf("HEAD %s: %d %q", path, resp.StatusCode, body)
+		}
+	}
+	// The routes themselves still answer.
+	if resp, body := e.me(access); resp.StatusCode != 200 {
+		t.Fatalf("GET /me: %d %s", resp.StatusCode, body)
+	}
+}
+
+// Every answer is about a secret, or is one: none may be cached, whatever
+// its status.
+func TestEveryAnswerIsNoStore(t *testing.T) {
+	e := newEnv(t)
+	tr := e.login()
+	type req struct{ method, path, ct, body string }
+	for _, r := range []req{
+		{"POST", "/token", "application/x-www-form-urlencoded", "username=alice&password=" + url.QueryEscape(testPassword)},
+		{"POST", "/token", "application/x-www-form-urlencoded", "username=alice&password=wrong"},
+		{"POST", "/token", "text/plain", "x"},
+		{"POST", "/token", "application/json", `{"username":"alice","password":"` + strings.Repeat("x", maxBodyBytes) + `"}`},
+		{"POST", "/token/refresh", "application/json", `{"refresh_token":"` + tr.RefreshToken + `"}`},
+		{"POST", "/token/refresh", "application/json", `{"refresh_token":"nope"}`},
+		{"POST", "/token/refresh", "", ""},
+		{"GET", "/me", "", ""},
+		{"GET", "/healthz", "", ""},
+		{"POST", "/logout", "application/json", `{"refresh_token":"` + tr.RefreshToken + `"}`},
+		{"GET", "/unknown", "", ""},
+		{"GET", "/token", "", ""},
+	} {
+		resp, _ := e.do(r.method, r.path, r.ct, r.body, "Authorization", "Bearer "+tr.AccessToken)
+		if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" {
+			t.Errorf("%s %s (%d): Cache-Control %q, Pragma %q", r.method, r.path, resp.StatusCode,
+				resp.Header.Get("Cache-Control"), resp.Header.Get("Pragma"))
+		}
+	}
+	resp, _ := e.postForm("/token", url.Values{"username": {testUser}, "password": {testPassword}}, "Origin", "https://evil.example")
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("cross-origin refusal: %d, Cache-Control %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+}
