@@ -80,7 +80,7 @@ func TestSiteRestoredWhenNginxRejectsIt(t *testing.T) {
 		t.Fatalf("plan: %v %v", c, err)
 	}
 	err = applyChange(context.Background(), h, c)
-	if err == nil || !strings.Contains(err.Error(), "previous config restored") || !strings.Contains(err.Error(), "unknown directive") {
+	if err == nil || !strings.Contains(err.Error(), "previous site restored") || !strings.Contains(err.Error(), "unknown directive") {
 		t.Fatalf("apply: %v", err)
 	}
 	if got := h.files["/etc/nginx/sites-available/shop.conf"].Data; string(got) != string(old) {
