@@ -56,7 +56,14 @@ func checkConfig(g *Globals, cfg *config.Config) error {
 		}
 	}
 	if name := cfg.ACME.DNSProvider; name != "" && !dnsproviders.Supported(name) {
-		return &config.Error{File: cfg.Path, Key: "acme.dns_provider", Msg: fmt.Sprintf("unknown DNS provider %q (supported: %s)", name, strings.Join(dnsproviders.Names(), ", "))}
+		e := cfg.Errorf("acme.dns_provider", "unknown DNS provider %q (supported: %s)", name, strings.Join(dnsproviders.Names(), ", "))
+		e.Hint = `for any other DNS service use "exec" (EXEC_PATH: a program that adds and removes the TXT record) or "httpreq" (HTTPREQ_ENDPOINT)`
+		return e
+	}
+	if cfg.ACME.Directory != "local" {
+		if _, err := newDNSProvider(cfg); err != nil { // missing credentials, before any host is contacted
+			return err
+		}
 	}
 	if cfg.ACME.CARoots != "" {
 		data, err := os.ReadFile(cfg.CARootsPath())

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/go-acme/lego/v4/challenge"
 	"github.com/myapp/myapp/config"
+	"github.com/myapp/myapp/envfile"
 	"github.com/myapp/myapp/provision"
 	"github.com/myapp/myapp/provision/acme"
 	"github.com/myapp/myapp/provision/dnsproviders"
@@ -132,15 +134,9 @@ func newIssuer(g *Globals, cfg *config.Config, p provision.Paths) (*acme.Issuer,
 	if len(missing) > 0 && cfg.ACME.EABKid != "" {
 		return nil, &config.Error{File: cfg.Path, Key: "acme.eab_hmac", Msg: "${" + missing[0] + "} is not set in the environment"}
 	}
-	var dns challenge.Provider
-	if name := cfg.ACME.DNSProvider; name != "" {
-		var err error
-		if dns, err = dnsproviders.New(name); err != nil {
-			if errors.Is(err, dnsproviders.ErrUnknown) {
-				return nil, &config.Error{File: cfg.Path, Key: "acme.dns_provider", Msg: err.Error()}
-			}
-			return nil, err
-		}
+	dns, err := newDNSProvider(cfg)
+	if err != nil {
+		return nil, err
 	}
 	logw := io.Discard
 	if g.Verbose {
@@ -149,7 +145,7 @@ func newIssuer(g *Globals, cfg *config.Config, p provision.Paths) (*acme.Issuer,
 	return acme.New(acme.Options{
 		DirectoryURL: cfg.DirectoryURL(), Email: cfg.ACME.Email, CARootsPEM: roots, KeyType: cfg.ACME.KeyType,
 		Profile: cfg.ACME.Profile, EABKid: cfg.ACME.EABKid, EABHMAC: hmac,
-		StateDir: p.ACMEState, Webroot: p.Webroot, Log: logw, DNS: dns,
+		StateDir: p.ACMEState, Webroot: p.Webroot, Log: logw, DNS: dns, DNSResolver: g.Getenv("MYAPP_DNS_RESOLVER"),
 		UserAgent: "myapp/" + g.Version + " (" + runtime.GOOS + ")",
 	}), nil
 }
@@ -178,27 +174,44 @@ func isConfigErr(err error) bool {
 // resultsError maps per-host results to the command's error: nil when all
 // succeeded, exit 1 when all failed, exit 3 when some did.
 func resultsError(results []provision.HostResult) error {
+	errs := make([]error, len(results))
+	for i, r := range results {
+		if !r.OK {
+			errs[i] = r.Err
+			if errs[i] == nil {
+				errs[i] = errors.New(r.Host + ": failed")
+			}
+		}
+	}
+	return outcomeError("hosts", errs)
+}
+
+// outcomeError maps the errors of several items (hosts, certificates; nil
+// for one that succeeded) to the command's error: nil when all succeeded,
+// exit 1 when all failed, exit 3 when some did. When all failed on a
+// config mistake it is that mistake (exit 2).
+func outcomeError(items string, errs []error) error {
 	failed := 0
 	var first error
-	for _, r := range results {
-		if !r.OK {
+	for _, err := range errs {
+		if err != nil {
 			failed++
 			if first == nil {
-				first = r.Err
+				first = err
 			}
 		}
 	}
 	switch {
 	case failed == 0:
 		return nil
-	case failed == len(results) && isConfigErr(first):
-		return first // exit 2: the same mistake on every host
-	case failed == len(results) && len(results) == 1:
+	case failed == len(errs) && isConfigErr(first):
+		return first // exit 2: the same mistake everywhere
+	case failed == len(errs) && len(errs) == 1:
 		return &exitError{code: exitFailure, err: first}
-	case failed == len(results):
-		return &exitError{code: exitFailure, err: fmt.Errorf("all %d hosts failed; first: %w", failed, first)}
+	case failed == len(errs):
+		return &exitError{code: exitFailure, err: fmt.Errorf("all %d %s failed; first: %w", failed, items, first)}
 	}
-	return &exitError{code: exitPartial, err: fmt.Errorf("%d of %d hosts failed; first: %w", failed, len(results), first)}
+	return &exitError{code: exitPartial, err: fmt.Errorf("%d of %d %s failed; first: %w", failed, len(errs), items, first)}
 }
 
 // resolverAt resolves through the DNS server at addr (MYAPP_DNS_RESOLVER,
@@ -217,4 +230,56 @@ func resolverAt(addr string) *net.Resolver {
 // machine (/etc/myapp/<app>/myapp.toml).
 func isManagedHost(cfg *config.Config) bool {
 	return cfg.Dir == "/etc/myapp/"+cfg.App
+}
+
+// newDNSProvider returns acme.dns_provider configured from the
+// environment (see dnsProviderEnv), or nil when DNS-01 is not configured.
+// A name it does not know and missing credentials are configuration
+// errors (exit 2); nothing is sent over the network.
+func newDNSProvider(cfg *config.Config) (challenge.Provider, error) {
+	name := cfg.ACME.DNSProvider
+	if name == "" {
+		return nil, nil
+	}
+	if err := dnsProviderEnv(cfg, name); err != nil {
+		return nil, err
+	}
+	dns, err := dnsproviders.New(name)
+	if err != nil {
+		ce := cfg.Errorf("acme.dns_provider", "%v", err)
+		if !errors.Is(err, dnsproviders.ErrUnknown) {
+			ce.Hint = "set them in the environment of this command or in " + filepath.Join(cfg.Dir, ".env") +
+				" (on a host: the app's .env, which [env] in myapp.toml fills and the renewal timer reads)"
+		}
+		return nil, ce
+	}
+	return dns, nil
+}
+
+// dnsProviderEnv takes the DNS provider's credentials that the process
+// environment lacks from the .env beside the config file: on a host the
+// app's .env, which the renewal timer's unit reads too, so that `myapp cert
+// renew` run by hand finds what the timer finds. Only the provider's own
+// variables (dnsproviders.ReadsEnv: CF_*, EXEC_*, ...) are taken; the
+// file's other secrets stay out of this process's environment.
+func dnsProviderEnv(cfg *config.Config, name string) error {
+	path := filepath.Join(cfg.Dir, ".env")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("read %s for the DNS provider's credentials: %w", path, err)
+	}
+	f := envfile.Parse(data)
+	for _, k := range f.Keys() {
+		if !dnsproviders.ReadsEnv(name, k) || os.Getenv(k) != "" {
+			continue
+		}
+		if v, ok := f.Get(k); ok {
+			if err := os.Setenv(k, v); err != nil {
+				return fmt.Errorf("%s: %s: %w", path, k, err)
+			}
+		}
+	}
+	return nil
 }

@@ -31,13 +31,7 @@ var KnownDirectories = map[string]string{
 }
 
 func (c *Config) validate() error {
-	bad := func(key, format string, args ...any) error {
-		if v, ok := c.fromEnv[strings.SplitN(key, "[", 2)[0]]; ok {
-			return &Error{File: "environment", Key: v + " (" + key + ")", Msg: fmt.Sprintf(format, args...)}
-		}
-		line, col := c.locate(key)
-		return &Error{File: c.Path, Line: line, Col: col, Key: key, Msg: fmt.Sprintf(format, args...)}
-	}
+	bad := func(key, format string, args ...any) error { return c.Errorf(key, format, args...) }
 	if !appRe.MatchString(c.App) {
 		return bad("app", "%q is not a valid app name: use 1-40 of a-z, 0-9 and '-' (it names paths, units and the nginx site)", c.App)
 	}
@@ -242,6 +236,17 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
+}
+
+// Errorf is a configuration error about key ("acme.dns_provider",
+// "domains[1]"): at its line and column in the file, or naming the
+// MYAPP_* variable when the value came from the environment.
+func (c *Config) Errorf(key, format string, args ...any) *Error {
+	if v, ok := c.fromEnv[strings.SplitN(key, "[", 2)[0]]; ok {
+		return &Error{File: "environment", Key: v + " (" + key + ")", Msg: fmt.Sprintf(format, args...)}
+	}
+	line, col := c.locate(key)
+	return &Error{File: c.Path, Line: line, Col: col, Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
 // locate finds the line and column of key ("acme.email", "domains[1]") in

@@ -145,3 +145,9 @@ func (p *Pebble) post(ctx context.Context, url string, body []byte) error {
 	}
 	return nil
 }
+
+// DNSManagement is the address (127.0.0.1:PORT) of pebble-challtestsrv's
+// management API, for a DNS-01 hook under test to add and remove TXT
+// records as a DNS provider's API would: POST /set-txt {"host","value"}
+// and /clear-txt {"host"}, with host a fully qualified name.
+func (p *Pebble) DNSManagement() string { return p.challMgmt }

@@ -1,7 +1,7 @@
-// Package acme obtains certificates with lego (ACME, HTTP-01). The challenge
-// files and the ACME account live on the target host and are read and written
-// through host.Host, so the same code works on the host itself (cert renew)
-// and from an operator's laptop or CI over SSH (init).
+// Package acme obtains certificates with lego (ACME, HTTP-01 or DNS-01).
+// The challenge files and the ACME account live on the target host and are
+// read and written through host.Host, so the same code works on the host
+// itself (cert renew) and from an operator's laptop or CI over SSH (init).
 package acme
 
 import (
@@ -26,6 +26,7 @@ import (
 	"github.com/go-acme/lego/v4/certcrypto"
 	"github.com/go-acme/lego/v4/certificate"
 	"github.com/go-acme/lego/v4/challenge"
+	"github.com/go-acme/lego/v4/challenge/dns01"
 	"github.com/go-acme/lego/v4/challenge/http01"
 	"github.com/go-acme/lego/v4/lego"
 	legolog "github.com/go-acme/lego/v4/log"
@@ -50,6 +51,11 @@ type Options struct {
 	// DNS, when set, answers DNS-01 challenges (wildcards, hosts without
 	// port 80) instead of HTTP-01 through the webroot.
 	DNS challenge.Provider
+	// DNSResolver (host[:port], MYAPP_DNS_RESOLVER), when set, is the one
+	// DNS server asked whether a DNS-01 record is visible before the CA is
+	// told to look, instead of the system's resolvers and then the zone's
+	// authoritative servers: for private DNS (split horizon) and tests.
+	DNSResolver string
 }
 
 // Certificate is an issued key and chain, PEM encoded.
@@ -150,7 +156,12 @@ func (is *Issuer) Obtain(ctx context.Context, req Request) (*Certificate, error)
 		return nil, err
 	}
 	if is.opts.DNS != nil {
-		if err := client.Challenge.SetDNS01Provider(is.opts.DNS); err != nil {
+		var opts []dns01.ChallengeOption
+		if r := is.opts.DNSResolver; r != "" {
+			opts = append(opts, dns01.AddRecursiveNameservers([]string{r}),
+				dns01.DisableAuthoritativeNssPropagationRequirement(), dns01.RecursiveNSsPropagationRequirement())
+		}
+		if err := client.Challenge.SetDNS01Provider(is.opts.DNS, opts...); err != nil {
 			return nil, err
 		}
 	} else if err := client.Challenge.SetHTTP01Provider(&webroot{ctx: ctx, hosts: req.Hosts, dir: is.opts.Webroot}); err != nil {

@@ -40,6 +40,9 @@ var ErrUnknown = errors.New("unknown DNS provider")
 type provider struct {
 	name    string
 	aliases []string // other names lego accepts for the same provider
+	// env are the prefixes of the environment variables lego reads for it
+	// (its namespace and the older names it still accepts).
+	env []string
 	// new reads the provider's configuration from the environment. On error
 	// its first result is a typed nil and must be dropped.
 	new func() (challenge.Provider, error)
@@ -49,30 +52,30 @@ type provider struct {
 // functions so that it is laid out by the linker: this package adds no
 // init work of its own to a process start.
 var providers = []provider{
-	{"acme-dns", []string{"acmedns"}, func() (challenge.Provider, error) { return acmedns.NewDNSProvider() }},
-	{"bunny", nil, func() (challenge.Provider, error) { return bunny.NewDNSProvider() }},
-	{"cloudflare", nil, func() (challenge.Provider, error) { return cloudflare.NewDNSProvider() }},
-	{"desec", nil, func() (challenge.Provider, error) { return desec.NewDNSProvider() }},
-	{"digitalocean", nil, func() (challenge.Provider, error) { return digitalocean.NewDNSProvider() }},
-	{"dnsimple", nil, func() (challenge.Provider, error) { return dnsimple.NewDNSProvider() }},
-	{"duckdns", nil, func() (challenge.Provider, error) { return duckdns.NewDNSProvider() }},
-	{"exec", nil, func() (challenge.Provider, error) { return exec.NewDNSProvider() }},
-	{"gandiv5", nil, func() (challenge.Provider, error) { return gandiv5.NewDNSProvider() }},
-	{"godaddy", nil, func() (challenge.Provider, error) { return godaddy.NewDNSProvider() }},
-	{"hetzner", nil, func() (challenge.Provider, error) { return hetzner.NewDNSProvider() }},
-	{"httpreq", nil, func() (challenge.Provider, error) { return httpreq.NewDNSProvider() }},
-	{"infomaniak", nil, func() (challenge.Provider, error) { return infomaniak.NewDNSProvider() }},
-	{"inwx", nil, func() (challenge.Provider, error) { return inwx.NewDNSProvider() }},
-	{"ionos", nil, func() (challenge.Provider, error) { return ionos.NewDNSProvider() }},
-	{"namecheap", nil, func() (challenge.Provider, error) { return namecheap.NewDNSProvider() }},
-	{"namesilo", nil, func() (challenge.Provider, error) { return namesilo.NewDNSProvider() }},
-	{"netcup", nil, func() (challenge.Provider, error) { return netcup.NewDNSProvider() }},
-	{"ovh", nil, func() (challenge.Provider, error) { return ovh.NewDNSProvider() }},
-	{"pdns", nil, func() (challenge.Provider, error) { return pdns.NewDNSProvider() }},
-	{"porkbun", nil, func() (challenge.Provider, error) { return porkbun.NewDNSProvider() }},
-	{"rfc2136", []string{"dnsupdate"}, newRFC2136},
-	{"scaleway", nil, func() (challenge.Provider, error) { return scaleway.NewDNSProvider() }},
-	{"vultr", nil, func() (challenge.Provider, error) { return vultr.NewDNSProvider() }},
+	{"acme-dns", []string{"acmedns"}, []string{"ACME_DNS_"}, func() (challenge.Provider, error) { return acmedns.NewDNSProvider() }},
+	{"bunny", nil, []string{"BUNNY_"}, func() (challenge.Provider, error) { return bunny.NewDNSProvider() }},
+	{"cloudflare", nil, []string{"CLOUDFLARE_", "CF_"}, func() (challenge.Provider, error) { return cloudflare.NewDNSProvider() }},
+	{"desec", nil, []string{"DESEC_"}, func() (challenge.Provider, error) { return desec.NewDNSProvider() }},
+	{"digitalocean", nil, []string{"DO_"}, func() (challenge.Provider, error) { return digitalocean.NewDNSProvider() }},
+	{"dnsimple", nil, []string{"DNSIMPLE_"}, func() (challenge.Provider, error) { return dnsimple.NewDNSProvider() }},
+	{"duckdns", nil, []string{"DUCKDNS_"}, func() (challenge.Provider, error) { return duckdns.NewDNSProvider() }},
+	{"exec", nil, []string{"EXEC_"}, func() (challenge.Provider, error) { return exec.NewDNSProvider() }},
+	{"gandiv5", nil, []string{"GANDIV5_"}, func() (challenge.Provider, error) { return gandiv5.NewDNSProvider() }},
+	{"godaddy", nil, []string{"GODADDY_"}, func() (challenge.Provider, error) { return godaddy.NewDNSProvider() }},
+	{"hetzner", nil, []string{"HETZNER_"}, func() (challenge.Provider, error) { return hetzner.NewDNSProvider() }},
+	{"httpreq", nil, []string{"HTTPREQ_"}, func() (challenge.Provider, error) { return httpreq.NewDNSProvider() }},
+	{"infomaniak", nil, []string{"INFOMANIAK_"}, func() (challenge.Provider, error) { return infomaniak.NewDNSProvider() }},
+	{"inwx", nil, []string{"INWX_"}, func() (challenge.Provider, error) { return inwx.NewDNSProvider() }},
+	{"ionos", nil, []string{"IONOS_"}, func() (challenge.Provider, error) { return ionos.NewDNSProvider() }},
+	{"namecheap", nil, []string{"NAMECHEAP_"}, func() (challenge.Provider, error) { return namecheap.NewDNSProvider() }},
+	{"namesilo", nil, []string{"NAMESILO_"}, func() (challenge.Provider, error) { return namesilo.NewDNSProvider() }},
+	{"netcup", nil, []string{"NETCUP_"}, func() (challenge.Provider, error) { return netcup.NewDNSProvider() }},
+	{"ovh", nil, []string{"OVH_"}, func() (challenge.Provider, error) { return ovh.NewDNSProvider() }},
+	{"pdns", nil, []string{"PDNS_"}, func() (challenge.Provider, error) { return pdns.NewDNSProvider() }},
+	{"porkbun", nil, []string{"PORKBUN_"}, func() (challenge.Provider, error) { return porkbun.NewDNSProvider() }},
+	{"rfc2136", []string{"dnsupdate"}, []string{"RFC2136_", "DNSUPDATE_", "RFC3645_"}, newRFC2136},
+	{"scaleway", nil, []string{"SCALEWAY_", "SCW_"}, func() (challenge.Provider, error) { return scaleway.NewDNSProvider() }},
+	{"vultr", nil, []string{"VULTR_"}, func() (challenge.Provider, error) { return vultr.NewDNSProvider() }},
 }
 
 // New returns the lego DNS-01 provider named name (lego's names, e.g.
@@ -128,6 +131,28 @@ func newRFC2136() (challenge.Provider, error) {
 func Supported(name string) bool {
 	_, ok := lookup(name)
 	return ok
+}
+
+// ReadsEnv reports whether the provider name (a name or an alias) may
+// read the environment variable key: one in its lego namespace (e.g.
+// CF_DNS_API_TOKEN for cloudflare, EXEC_PATH for exec, with lego's _FILE
+// variants) or one of lego's own LEGO_* switches. It lets a caller take
+// such variables from a .env file without exporting the file's other
+// secrets into the process.
+func ReadsEnv(name, key string) bool {
+	p, ok := lookup(name)
+	if !ok {
+		return false
+	}
+	if strings.HasPrefix(key, "LEGO_") {
+		return true
+	}
+	for _, pre := range p.env {
+		if strings.HasPrefix(key, pre) && len(key) > len(pre) {
+			return true
+		}
+	}
+	return false
 }
 
 func lookup(name string) (provider, bool) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -134,6 +135,50 @@ func TestLinksNoHeavySDK(t *testing.T) {
 			if strings.HasPrefix(pkg, heavy) {
 				t.Errorf("links %s; see README.md before adding a provider with a heavy SDK", pkg)
 			}
+		}
+	}
+}
+
+// TestReadsEnvCoversWhatLegoAsksFor: every variable a provider's
+// missing-credentials error names is one ReadsEnv lets through (else a
+// credential kept in the app's .env would never reach lego).
+func TestReadsEnvCoversWhatLegoAsksFor(t *testing.T) {
+	clearEnv(t)
+	varRe := regexp.MustCompile(`\b[A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9]\b`)
+	for _, name := range slices.Concat(Names(), []string{"acmedns", "dnsupdate"}) {
+		_, err := New(name)
+		if err == nil {
+			t.Fatalf("New(%q) with no environment succeeded", name)
+		}
+		vars := varRe.FindAllString(err.Error(), -1)
+		for _, v := range vars {
+			if !ReadsEnv(name, v) {
+				t.Errorf("%s asks for %s, but ReadsEnv(%q, %q) = false", name, v, name, v)
+			}
+		}
+	}
+}
+
+func TestReadsEnv(t *testing.T) {
+	for _, tc := range []struct {
+		name, key string
+		want      bool
+	}{
+		{"exec", "EXEC_PATH", true},
+		{"exec", "EXEC_POLLING_INTERVAL", true},
+		{"exec", "LEGO_DISABLE_CNAME_SUPPORT", true},
+		{"cloudflare", "CF_DNS_API_TOKEN", true},
+		{"cloudflare", "CLOUDFLARE_DNS_API_TOKEN_FILE", true},
+		{"rfc2136", "RFC2136_TSIG_SECRET", true},
+		{"dnsupdate", "DNSUPDATE_ZONES", true},
+		{"exec", "CF_DNS_API_TOKEN", false},
+		{"cloudflare", "SECRET_KEY", false},
+		{"cloudflare", "DB_URL", false},
+		{"cloudflare", "CF_", false},
+		{"nope", "EXEC_PATH", false},
+	} {
+		if got := ReadsEnv(tc.name, tc.key); got != tc.want {
+			t.Errorf("ReadsEnv(%q, %q) = %v, want %v", tc.name, tc.key, got, tc.want)
 		}
 	}
 }
