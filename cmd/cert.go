@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +26,7 @@ type CertOptions struct {
 	Force         bool
 	IgnoreBackoff bool
 	LockWait      time.Duration
+	All           bool // every app configured on this host
 }
 
 func newCertCmd(g *Globals) *cobra.Command {
@@ -45,22 +51,32 @@ most a day) and respects a CA's Retry-After. One run per app at a time.
 
 Runs on the host by default (what <app>-renew.timer does). With --host it runs
 from this machine for apps served by several hosts: one order, installed on
-every host.`,
+every host.
+
+With --all it handles every app configured on this host
+(/etc/myapp/<app>/myapp.toml) in one run, one after another, like
+` + "`certbot renew`" + ` does for its lineages: one line (or JSON entry) per
+certificate; exit 0 when each was renewed or not due, 1 when all failed, 3
+when some did. A broken config is reported with its file and does not stop
+the other apps.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runCertRenew(c.Context(), g, opts, false) },
 	}
+	renew.Flags().BoolVar(&opts.All, "all", false, "renew every app configured on this host (/etc/myapp/*/myapp.toml)")
 	for _, cc := range []*cobra.Command{obtain, renew} {
 		cc.Flags().BoolVar(&opts.Force, "force", false, "order a new certificate even if the installed one is not due")
 		cc.Flags().BoolVar(&opts.IgnoreBackoff, "ignore-backoff", false, "contact the CA even though an earlier failure says wait")
 		cc.Flags().StringArrayVar(&opts.Hosts, "host", nil, "act on these hosts over SSH (all of them serve the app) instead of this machine")
 		cc.Flags().DurationVar(&opts.LockWait, "lock-wait", 5*time.Minute, "how long to wait for another run on this app to finish")
 	}
+	var statusAll bool
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Show the certificate: domains, issuer, expiry, next renewal, last result",
 		Args:  cobra.NoArgs,
-		RunE:  func(c *cobra.Command, _ []string) error { return runCertStatus(c.Context(), g) },
+		RunE:  func(c *cobra.Command, _ []string) error { return runCertStatus(c.Context(), g, statusAll) },
 	}
+	status.Flags().BoolVar(&statusAll, "all", false, "show every app configured on this host (/etc/myapp/*/myapp.toml)")
 	c.AddCommand(obtain, renew, status)
 	return c
 }
@@ -101,16 +117,33 @@ func certTargets(ctx context.Context, g *Globals, cfg *config.Config, hostsFlag 
 }
 
 func runCertRenew(ctx context.Context, g *Globals, opts *CertOptions, obtainOnly bool) error {
+	if opts.All {
+		if g.configSet || len(opts.Hosts) > 0 {
+			return usageErrorf("--all handles every app configured on this host: it cannot be combined with --config or --host")
+		}
+		return runCertRenewAll(ctx, g, opts)
+	}
 	cfg, err := g.LoadConfig()
 	if err != nil {
 		return err
 	}
-	targets, closeAll, err := certTargets(ctx, g, cfg, opts.Hosts)
+	res, err := renewApp(ctx, g, cfg, opts, obtainOnly)
 	if err != nil {
 		return err
 	}
+	return reportRenew(g, []certResult{res})
+}
+
+// renewApp runs obtain or renew for one app; an error means nothing was
+// attempted (the hosts could not be reached or the config is unusable).
+func renewApp(ctx context.Context, g *Globals, cfg *config.Config, opts *CertOptions, obtainOnly bool) (certResult, error) {
+	out := certResult{App: cfg.App, Config: cfg.Path}
+	targets, closeAll, err := certTargets(ctx, g, cfg, opts.Hosts)
+	if err != nil {
+		return out, err
+	}
 	defer closeAll()
-	ro := provision.RenewOptions{Force: opts.Force, IgnoreBackoff: opts.IgnoreBackoff, Hook: true}
+	ro := provision.RenewOptions{Force: opts.Force, IgnoreBackoff: opts.IgnoreBackoff, Hook: true, Warn: g.Stderr}
 	if len(opts.Hosts) == 0 {
 		lockPath := targets[0].Paths.ACMEState + "/locks/" + cfg.App + ".lock"
 		ro.Lock = func(ctx context.Context) (func(), error) {
@@ -125,42 +158,186 @@ func runCertRenew(ctx context.Context, g *Globals, opts *CertOptions, obtainOnly
 	if obtainOnly && !opts.Force {
 		leaf, err := provision.InstalledCert(ctx, targets[0].Host, targets[0].Paths)
 		if err == nil && leaf != nil && provision.Covers(leaf, cfg.Domains) {
-			res := provision.RenewResult{Name: cfg.Domains[0], Domains: cfg.Domains, Status: provision.StatusNotDue,
+			out.RenewResult = provision.RenewResult{Name: cfg.Domains[0], Domains: cfg.Domains, Status: provision.StatusNotDue,
 				Reason: "a certificate for every domain is installed (renewal is cert renew's job)",
 				Serial: fmt.Sprintf("%x", leaf.SerialNumber), NotAfter: leaf.NotAfter.UTC()}
-			return reportRenew(g, res)
+			return out, nil
 		}
 		ro.Force = true
 	}
-	return reportRenew(g, provision.Renew(ctx, targets, ro))
+	out.RenewResult = provision.Renew(ctx, targets, ro)
+	return out, nil
 }
 
-func reportRenew(g *Globals, res provision.RenewResult) error {
+// hostRoot prefixes the host paths /etc/myapp, /var/lib/myapp, ... that
+// --all works on. Tests point it at a temporary directory; it is "" in
+// production.
+var hostRoot = ""
+
+// hostApp is one entry of /etc/myapp: its directory name and config file.
+type hostApp struct{ name, config string }
+
+// hostApps lists the apps configured on this host: every
+// /etc/myapp/<app>/myapp.toml, sorted by name. The local CA's directory,
+// hidden entries and anything that is not a directory are skipped; a
+// directory without a myapp.toml is skipped when its config is read.
+func hostApps() ([]hostApp, error) {
+	dir := hostRoot + "/etc/myapp"
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var apps []hostApp
+	for _, e := range ents {
+		n := e.Name()
+		if n == localCADir || strings.HasPrefix(n, ".") || (!e.IsDir() && e.Type()&fs.ModeSymlink == 0) {
+			continue
+		}
+		apps = append(apps, hostApp{name: n, config: dir + "/" + n + "/myapp.toml"})
+	}
+	return apps, nil
+}
+
+// localCADir is /etc/myapp/local-ca, the local issuer's CA, not an app.
+const localCADir = "local-ca"
+
+// errNotApp marks an /etc/myapp entry without a myapp.toml.
+var errNotApp = errors.New("not an app directory")
+
+// loadHostApp loads an app's installed config. The app must live in the
+// directory named after it: that is where its certificates are.
+func loadHostApp(g *Globals, a hostApp) (*config.Config, error) {
+	raw, err := os.ReadFile(a.config)
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		return nil, errNotApp
+	case err != nil:
+		return nil, &config.Error{File: a.config, Msg: err.Error()}
+	}
+	cfg, err := config.Parse(a.config, raw, g.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.App != a.name {
+		return nil, &config.Error{File: a.config, Key: "app", Msg: fmt.Sprintf("%q, but the file is in %s/", cfg.App, path.Dir(a.config)),
+			Hint: "init installs each app's config as /etc/myapp/<app>/myapp.toml; move it there or fix app"}
+	}
+	return cfg, nil
+}
+
+// runCertRenewAll renews every app of this host in one process, one app
+// (and one lock) at a time.
+func runCertRenewAll(ctx context.Context, g *Globals, opts *CertOptions) error {
+	apps, err := hostApps()
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	var results []certResult
+	for _, a := range apps {
+		if ctx.Err() != nil {
+			break
+		}
+		cfg, err := loadHostApp(g, a)
+		if errors.Is(err, errNotApp) {
+			continue
+		}
+		var res certResult
+		if err == nil {
+			res, err = renewApp(ctx, g, cfg, opts, false)
+		}
+		if err != nil {
+			res = failedApp(a, cfg, err)
+		}
+		if !g.json() {
+			logRenew(g, res)
+		}
+		results = append(results, res)
+	}
+	if len(results) == 0 && !g.json() {
+		g.logf("no apps configured under %s/etc/myapp: nothing to renew", hostRoot)
+	}
+	return renewOutcome(g, results, ctx.Err())
+}
+
+// failedApp is the result of an app that could not be attempted.
+func failedApp(a hostApp, cfg *config.Config, err error) certResult {
+	r := certResult{App: a.name, Config: a.config,
+		RenewResult: provision.RenewResult{Name: a.name, Domains: []string{}, Status: provision.StatusFailed, Reason: err.Error(), Err: err}}
+	if cfg != nil {
+		r.Name, r.Domains = cfg.Domains[0], cfg.Domains
+	}
+	return r
+}
+
+// certResult is one certificate in `cert renew`: its app and config file,
+// then the outcome.
+type certResult struct {
+	App    string `json:"app"`
+	Config string `json:"config"`
+	provision.RenewResult
+}
+
+func reportRenew(g *Globals, results []certResult) error {
+	if !g.json() {
+		for _, r := range results {
+			logRenew(g, r)
+		}
+	}
+	return renewOutcome(g, results, nil)
+}
+
+// logRenew prints one certificate's outcome.
+func logRenew(g *Globals, res certResult) {
+	label := strings.ReplaceAll(res.Status, "_", " ")
+	msg := label
+	if res.Reason != "" {
+		msg += ": " + strings.TrimPrefix(res.Reason, label+": ")
+	}
+	if res.Status == provision.StatusRenewed {
+		msg += fmt.Sprintf(" (serial %s, expires %s)", res.Serial, res.NotAfter.Format(time.RFC3339))
+	}
+	if res.Status == provision.StatusFailed && isConfigErr(res.Err) {
+		msg = label + ": " + res.Reason // names the file already
+	}
+	g.logf("%s: %s", res.Name, msg)
+	if res.HookError != "" {
+		g.logf("%s: %s", res.Name, res.HookError)
+	}
+}
+
+// renewOutcome prints the JSON summary and maps the results to the exit
+// code: 0 when every certificate was renewed or not due, 1 when all
+// failed, 3 when some did (2 when each failure is a config mistake).
+func renewOutcome(g *Globals, results []certResult, interrupted error) error {
 	if g.json() {
-		if err := writeJSON(g.Stdout, map[string]any{"certificates": []provision.RenewResult{res}}); err != nil {
+		if results == nil {
+			results = []certResult{}
+		}
+		if err := writeJSON(g.Stdout, map[string]any{"certificates": results}); err != nil {
 			return err
 		}
-	} else {
-		msg := strings.ReplaceAll(res.Status, "_", " ")
-		if res.Reason != "" {
-			msg += ": " + res.Reason
-		}
-		if res.Status == provision.StatusRenewed {
-			msg += fmt.Sprintf(" (serial %s, expires %s)", res.Serial, res.NotAfter.Format(time.RFC3339))
-		}
-		g.logf("%s: %s", res.Name, msg)
-		if res.HookError != "" {
-			g.logf("%s: %s", res.Name, res.HookError)
+	}
+	if interrupted != nil {
+		return &exitError{code: exitFailure, err: interrupted}
+	}
+	errs := make([]error, len(results))
+	for i, r := range results {
+		if r.Err != nil {
+			errs[i] = r.Err
+			if !isConfigErr(r.Err) {
+				errs[i] = fmt.Errorf("%s: %w", r.Name, r.Err)
+			}
 		}
 	}
-	if res.Err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("%s: %w", res.Name, errors.Join(res.Err))}
-	}
-	return nil
+	return outcomeError("certificates", errs)
 }
 
 // certStatus is one certificate in `cert status`.
 type certStatus struct {
+	App         string    `json:"app"`
+	Config      string    `json:"config"`
 	Name        string    `json:"name"`
 	Path        string    `json:"path"`
 	Installed   bool      `json:"installed"`
@@ -176,23 +353,65 @@ type certStatus struct {
 	LastAttempt time.Time `json:"last_attempt,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	Error       string    `json:"error,omitempty"` // the app's config or certificate could not be read
 }
 
-func runCertStatus(ctx context.Context, g *Globals) error {
-	cfg, err := g.LoadConfig()
-	if err != nil {
-		return err
-	}
+func runCertStatus(ctx context.Context, g *Globals, all bool) error {
 	h := host.NewLocal()
 	defer h.Close()
-	p := provision.PathsFor(cfg.App, cfg.Domains[0])
+	if !all {
+		cfg, err := g.LoadConfig()
+		if err != nil {
+			return err
+		}
+		s, err := statusOf(ctx, h, cfg)
+		if err != nil {
+			return err
+		}
+		return reportStatus(g, []certStatus{s}, []error{nil})
+	}
+	if g.configSet {
+		return usageErrorf("--all shows every app configured on this host: it cannot be combined with --config")
+	}
+	apps, err := hostApps()
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	var list []certStatus
+	var errs []error
+	for _, a := range apps {
+		cfg, err := loadHostApp(g, a)
+		if errors.Is(err, errNotApp) {
+			continue
+		}
+		var s certStatus
+		if err == nil {
+			s, err = statusOf(ctx, h, cfg)
+		}
+		if err != nil {
+			s = certStatus{App: a.name, Config: a.config, Name: a.name, Error: err.Error()}
+			if cfg != nil {
+				s.Name = cfg.Domains[0]
+			}
+		}
+		list, errs = append(list, s), append(errs, err)
+	}
+	if len(list) == 0 && !g.json() {
+		g.logf("no apps configured under %s/etc/myapp", hostRoot)
+	}
+	return reportStatus(g, list, errs)
+}
+
+// statusOf reads the certificate of cfg's app on h and its renewal state.
+func statusOf(ctx context.Context, h host.Host, cfg *config.Config) (certStatus, error) {
+	p := provision.PathsUnder(hostRoot, cfg.App, cfg.Domains[0])
 	leaf, err := provision.InstalledCert(ctx, h, p)
 	if err != nil {
-		return err
+		return certStatus{}, err
 	}
 	st := provision.LoadCertState(ctx, h, p)
 	d := provision.DecideLeaf(leaf, cfg.Domains, st, time.Now())
-	s := certStatus{Name: cfg.Domains[0], Path: p.Fullchain, Installed: leaf != nil, Due: d.Due, Detail: d.Reason,
+	s := certStatus{App: cfg.App, Config: cfg.Path, Name: cfg.Domains[0], Path: p.Fullchain, Installed: leaf != nil, Due: d.Due, Detail: d.Reason,
 		NextRenewal: d.RenewAt.UTC(), LastResult: st.LastResult, LastAttempt: st.LastAttempt.UTC(), LastError: st.LastError}
 	if leaf != nil {
 		s.Domains, s.Issuer, s.NotAfter, s.Serial = leaf.DNSNames, leaf.Issuer.String(), leaf.NotAfter.UTC(), fmt.Sprintf("%x", leaf.SerialNumber)
@@ -203,27 +422,52 @@ func runCertStatus(ctx context.Context, g *Globals) error {
 	if time.Now().Before(st.NextAttempt) {
 		s.NextAttempt = st.NextAttempt.UTC()
 	}
+	return s, nil
+}
+
+// reportStatus prints the certificates (errs[i] non-nil: the app could
+// not be read) and maps failures to the exit code.
+func reportStatus(g *Globals, list []certStatus, errs []error) error {
 	if g.json() {
-		return writeJSON(g.Stdout, map[string]any{"certificates": []certStatus{s}})
+		if list == nil {
+			list = []certStatus{}
+		}
+		if err := writeJSON(g.Stdout, map[string]any{"certificates": list}); err != nil {
+			return err
+		}
+		return outcomeError("apps", errs)
 	}
-	if leaf == nil {
-		fmt.Fprintf(g.Stdout, "%s: no certificate at %s\n", s.Name, s.Path)
-		return nil
+	for i, s := range list {
+		if i > 0 {
+			fmt.Fprintln(g.Stdout)
+		}
+		writeStatus(g.Stdout, s)
 	}
-	fmt.Fprintf(g.Stdout, "%s\n  domains:       %s\n  issuer:        %s\n  serial:        %s\n  expires:       %s\n  next renewal:  %s\n  decision:      %s\n",
+	return outcomeError("apps", errs)
+}
+
+func writeStatus(w io.Writer, s certStatus) {
+	if s.Error != "" {
+		fmt.Fprintf(w, "%s\n  error:         %s\n", s.Name, strings.ReplaceAll(s.Error, "\n", "\n                 "))
+		return
+	}
+	if !s.Installed {
+		fmt.Fprintf(w, "%s: no certificate at %s\n", s.Name, s.Path)
+		return
+	}
+	fmt.Fprintf(w, "%s\n  domains:       %s\n  issuer:        %s\n  serial:        %s\n  expires:       %s\n  next renewal:  %s\n  decision:      %s\n",
 		s.Name, strings.Join(s.Domains, ", "), s.Issuer, s.Serial, s.NotAfter.Format(time.RFC3339), s.NextRenewal.Format(time.RFC3339), s.Detail)
 	if len(s.ARIWindow) == 2 {
-		fmt.Fprintf(g.Stdout, "  CA window:     %s to %s\n", s.ARIWindow[0], s.ARIWindow[1])
+		fmt.Fprintf(w, "  CA window:     %s to %s\n", s.ARIWindow[0], s.ARIWindow[1])
 	}
 	if s.LastResult != "" {
-		fmt.Fprintf(g.Stdout, "  last result:   %s at %s", s.LastResult, s.LastAttempt.Format(time.RFC3339))
+		fmt.Fprintf(w, "  last result:   %s at %s", s.LastResult, s.LastAttempt.Format(time.RFC3339))
 		if s.LastError != "" {
-			fmt.Fprintf(g.Stdout, ": %s", s.LastError)
+			fmt.Fprintf(w, ": %s", s.LastError)
 		}
-		fmt.Fprintln(g.Stdout)
+		fmt.Fprintln(w)
 	}
 	if !s.NextAttempt.IsZero() {
-		fmt.Fprintf(g.Stdout, "  backing off:   next attempt after %s\n", s.NextAttempt.Format(time.RFC3339))
+		fmt.Fprintf(w, "  backing off:   next attempt after %s\n", s.NextAttempt.Format(time.RFC3339))
 	}
-	return nil
 }

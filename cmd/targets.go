@@ -104,7 +104,7 @@ func newTarget(g *Globals, cfg *config.Config, h host.Host, dryRun bool) (*provi
 		return nil, fmt.Errorf("find own binary: %w", err)
 	}
 	t := &provision.Target{
-		Host: h, Cfg: cfg, Paths: provision.PathsFor(cfg.App, cfg.Domains[0]),
+		Host: h, Cfg: cfg, Paths: provision.PathsUnder(hostRoot, cfg.App, cfg.Domains[0]),
 		DryRun: dryRun, Getenv: g.Getenv, Binary: self,
 	}
 	if addr := g.Getenv("MYAPP_DNS_RESOLVER"); addr != "" {

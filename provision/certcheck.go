@@ -16,26 +16,32 @@ import (
 // instead of failing on it forever, and the site is not switched to TLS
 // with files nginx would refuse.
 func UsableCert(ctx context.Context, h host.Host, p Paths) (*x509.Certificate, string, error) {
-	chain, err := h.ReadFile(ctx, p.Fullchain)
+	leaf, _, problem, err := usableCert(ctx, h, p)
+	return leaf, problem, err
+}
+
+// usableCert is UsableCert, also returning the chain file's bytes.
+func usableCert(ctx context.Context, h host.Host, p Paths) (leaf *x509.Certificate, chain []byte, problem string, err error) {
+	chain, err = h.ReadFile(ctx, p.Fullchain)
 	if host.IsNotExist(err) {
-		return nil, "no certificate", nil
+		return nil, nil, "no certificate", nil
 	} else if err != nil {
-		return nil, "", fmt.Errorf("read %s: %w", p.Fullchain, err)
+		return nil, nil, "", fmt.Errorf("read %s: %w", p.Fullchain, err)
 	}
-	leaf, err := ParseLeaf(chain)
+	leaf, err = ParseLeaf(chain)
 	if err != nil {
-		return nil, fmt.Sprintf("installed certificate unreadable (%v)", err), nil
+		return nil, chain, fmt.Sprintf("installed certificate unreadable (%v)", err), nil
 	}
 	keyPEM, err := h.ReadFile(ctx, p.Privkey)
 	if host.IsNotExist(err) {
-		return nil, "installed certificate has no private key", nil
+		return nil, chain, "installed certificate has no private key", nil
 	} else if err != nil {
-		return nil, "", fmt.Errorf("read %s: %w", p.Privkey, err)
+		return nil, chain, "", fmt.Errorf("read %s: %w", p.Privkey, err)
 	}
 	if !keyMatches(keyPEM, leaf) {
-		return nil, "installed private key does not match the certificate", nil
+		return nil, chain, "installed private key does not match the certificate", nil
 	}
-	return leaf, "", nil
+	return leaf, chain, "", nil
 }
 
 func keyMatches(keyPEM []byte, leaf *x509.Certificate) bool {

@@ -1,9 +1,11 @@
 package provision
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -27,7 +29,8 @@ type RenewOptions struct {
 	// app at a time. It returns the function that releases it.
 	Lock func(ctx context.Context) (unlock func(), err error)
 	Now  func() time.Time
-	Hook bool // run acme.deploy_hook after a renewal
+	Hook bool      // run acme.deploy_hook after a renewal
+	Warn io.Writer // warnings that do not fail the run (nil: os.Stderr)
 }
 
 // RenewResult is one certificate's outcome.
@@ -60,7 +63,10 @@ func Renew(ctx context.Context, targets []*Target, o RenewOptions) (res RenewRes
 		res.Status, res.Reason, res.Err = StatusFailed, err.Error(), err
 		return res
 	}
-	before, _ := InstalledCert(ctx, t.Host, t.Paths)
+	// The chain as it was before the lock: if it changed when the lock is
+	// ours, another run renewed meanwhile. Only the bytes are compared on
+	// the way (the usual case: nothing changed, nothing to parse twice).
+	before, _ := t.Host.ReadFile(ctx, t.Paths.Fullchain)
 	if o.Lock != nil {
 		unlock, err := o.Lock(ctx)
 		if err != nil {
@@ -68,15 +74,17 @@ func Renew(ctx context.Context, targets []*Target, o RenewOptions) (res RenewRes
 		}
 		defer unlock()
 	}
-	leaf, problem, err := UsableCert(ctx, t.Host, t.Paths)
+	leaf, chain, problem, err := usableCert(ctx, t.Host, t.Paths)
 	if err != nil {
 		return fail(err)
 	}
-	if leaf != nil && before != nil && leaf.SerialNumber.Cmp(before.SerialNumber) != 0 {
-		// Another run renewed while this one waited for the lock.
-		res.Status, res.Reason = StatusNotDue, "renewed by a concurrent run"
-		res.Serial, res.NotAfter = fmt.Sprintf("%x", leaf.SerialNumber), leaf.NotAfter.UTC()
-		return res
+	if leaf != nil && before != nil && !bytes.Equal(chain, before) {
+		if old, err := ParseLeaf(before); err == nil && leaf.SerialNumber.Cmp(old.SerialNumber) != 0 {
+			// Another run renewed while this one waited for the lock.
+			res.Status, res.Reason = StatusNotDue, "renewed by a concurrent run"
+			res.Serial, res.NotAfter = fmt.Sprintf("%x", leaf.SerialNumber), leaf.NotAfter.UTC()
+			return res
+		}
 	}
 	st := LoadCertState(ctx, t.Host, t.Paths)
 	info := newCertInfo(leaf)
@@ -91,7 +99,11 @@ func Renew(ctx context.Context, targets []*Target, o RenewOptions) (res RenewRes
 			case errors.Is(err, acme.ErrNoARI):
 				st.Serial, st.ARIUnsupp, st.ARINextPoll = info.serial, true, now().Add(7*24*time.Hour)
 			case err != nil:
-				fmt.Fprintf(os.Stderr, "%s: warning: %v (deciding from the certificate's lifetime)\n", res.Name, err)
+				warn := o.Warn
+				if warn == nil {
+					warn = os.Stderr
+				}
+				fmt.Fprintf(warn, "%s: warning: %v (deciding from the certificate's lifetime)\n", res.Name, err)
 			default:
 				st.SetARI(info.serial, ri.Start, ri.End, ri.Explanation, ri.NextPoll)
 			}

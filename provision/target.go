@@ -38,18 +38,23 @@ type Paths struct {
 const ServiceUser = "myapp"
 
 // PathsFor returns the host paths of app whose first domain is domain.
-func PathsFor(app, domain string) Paths {
-	cd := "/etc/myapp/" + app
+func PathsFor(app, domain string) Paths { return PathsUnder("", app, domain) }
+
+// PathsUnder is PathsFor with every path below root (tests use a
+// temporary directory; production uses "", the host's /).
+func PathsUnder(root, app, domain string) Paths {
+	cd := root + "/etc/myapp/" + app
 	certs := path.Join(cd, "certs", domain)
-	www := "/var/www/" + app
+	www := root + "/var/www/" + app
+	lib := root + "/var/lib/myapp"
 	return Paths{
 		App: app, ConfigDir: cd, Config: cd + "/myapp.toml", Env: cd + "/.env", CARoots: cd + "/ca-roots.pem",
 		CertDir: certs, CertArchive: path.Join(cd, "certs", ".archive", domain), Fullchain: certs + "/fullchain.pem", Privkey: certs + "/privkey.pem",
-		ACMEState: "/var/lib/myapp/acme", AppState: "/var/lib/myapp/" + app, DB: "/var/lib/myapp/" + app + "/app.db",
+		ACMEState: lib + "/acme", AppState: lib + "/" + app, DB: lib + "/" + app + "/app.db",
 		WWW: www, Releases: www + "/releases", Current: www + "/current", Webroot: www + "/acme",
-		SiteAvailable: "/etc/nginx/sites-available/" + app + ".conf",
-		SiteEnabled:   "/etc/nginx/sites-enabled/" + app + ".conf",
-		Binary:        "/usr/local/bin/myapp",
+		SiteAvailable: root + "/etc/nginx/sites-available/" + app + ".conf",
+		SiteEnabled:   root + "/etc/nginx/sites-enabled/" + app + ".conf",
+		Binary:        root + "/usr/local/bin/myapp",
 	}
 }
 
