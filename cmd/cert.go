@@ -221,8 +221,9 @@ func loadHostApp(g *Globals, a hostApp) (*config.Config, error) {
 		return nil, err
 	}
 	if cfg.App != a.name {
-		return nil, &config.Error{File: a.config, Key: "app", Msg: fmt.Sprintf("%q, but the file is in %s/", cfg.App, path.Dir(a.config)),
-			Hint: "init installs each app's config as /etc/myapp/<app>/myapp.toml; move it there or fix app"}
+		ce := cfg.Errorf("app", "%q, but the file is in %s/", cfg.App, path.Dir(a.config))
+		ce.Hint = "init installs each app's config as /etc/myapp/<app>/myapp.toml; move it there or fix app"
+		return nil, ce
 	}
 	return cfg, nil
 }

@@ -188,28 +188,33 @@ func resultsError(results []provision.HostResult) error {
 
 // outcomeError maps the errors of several items (hosts, certificates; nil
 // for one that succeeded) to the command's error: nil when all succeeded,
-// exit 1 when all failed, exit 3 when some did. When all failed on a
-// config mistake it is that mistake (exit 2).
+// exit 1 when all failed, exit 3 when some did. When every one failed on
+// a config mistake it is exit 2: fixing the configs is the whole fix.
 func outcomeError(items string, errs []error) error {
-	failed := 0
+	failed, configErrs := 0, 0
 	var first error
 	for _, err := range errs {
 		if err != nil {
 			failed++
+			if isConfigErr(err) {
+				configErrs++
+			}
 			if first == nil {
 				first = err
 			}
 		}
 	}
+	code := exitFailure
+	if configErrs == failed {
+		code = exitUsage
+	}
 	switch {
 	case failed == 0:
 		return nil
-	case failed == len(errs) && isConfigErr(first):
-		return first // exit 2: the same mistake everywhere
 	case failed == len(errs) && len(errs) == 1:
-		return &exitError{code: exitFailure, err: first}
+		return &exitError{code: code, err: first}
 	case failed == len(errs):
-		return &exitError{code: exitFailure, err: fmt.Errorf("all %d %s failed; first: %w", failed, items, first)}
+		return &exitError{code: code, err: fmt.Errorf("all %d %s failed; first: %w", failed, items, first)}
 	}
 	return &exitError{code: exitPartial, err: fmt.Errorf("%d of %d %s failed; first: %w", failed, len(errs), items, first)}
 }

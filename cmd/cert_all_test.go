@@ -1,0 +1,419 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/myapp/myapp/provision"
+	"github.com/myapp/myapp/provision/host"
+)
+
+// testHost is a host's /etc/myapp, /var/lib/myapp, ... under a temporary
+// directory (hostRoot), with a fake ACME CA that counts every request: a
+// not-due renewal must not reach it.
+type testHost struct {
+	t        *testing.T
+	root     string
+	ca       *httptest.Server
+	caRoots  string // PEM of the fake CA's TLS certificate
+	requests atomic.Int32
+}
+
+func newTestHost(t *testing.T) *testHost {
+	t.Helper()
+	h := &testHost{t: t, root: t.TempDir()}
+	old := hostRoot
+	hostRoot = h.root
+	t.Cleanup(func() { hostRoot = old })
+	// A directory without renewalInfo: a CA that is asked answers at once
+	// (the app is then decided from the lifetime alone).
+	h.ca = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.requests.Add(1)
+		if r.URL.Path != "/dir" {
+			http.NotFound(w, r)
+			return
+		}
+		u := "https://" + r.Host
+		fmt.Fprintf(w, `{"newNonce":%q,"newAccount":%q,"newOrder":%q,"revokeCert":%q,"keyChange":%q}`,
+			u+"/nonce", u+"/acct", u+"/order", u+"/revoke", u+"/key")
+	}))
+	t.Cleanup(h.ca.Close)
+	h.caRoots = filepath.Join(t.TempDir(), "ca.pem")
+	h.write(h.caRoots, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: h.ca.Certificate().Raw}), 0o644)
+	h.mkdir("/etc/myapp")
+	return h
+}
+
+func (h *testHost) write(p string, data []byte, mode os.FileMode) {
+	h.t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, mode); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *testHost) mkdir(p string) {
+	h.t.Helper()
+	if err := os.MkdirAll(h.root+p, 0o755); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// config is /etc/myapp/<dir>/myapp.toml for app with domain <app>.test,
+// issued by the fake CA.
+func (h *testHost) config(dir, app string, extra string) string {
+	p := h.root + "/etc/myapp/" + dir + "/myapp.toml"
+	h.write(p, []byte(fmt.Sprintf("app = %q\ndomains = [%q]\n%s\n[acme]\nemail = \"ops@example.com\"\ndirectory = %q\nca_roots = %q\n",
+		app, app+".test", extra, h.ca.URL+"/dir", h.caRoots)), 0o644)
+	return p
+}
+
+// cert installs a self-signed certificate for app's domain, valid from
+// notBefore to notAfter, in the layout InstallCert leaves, and returns its
+// serial as the state files write it.
+func (h *testHost) cert(app string, notBefore, notAfter time.Time) string {
+	h.t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	domain := app + ".test"
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: domain}, DNSNames: []string{domain},
+		NotBefore: notBefore, NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	p := provision.PathsUnder(h.root, app, domain)
+	version := "20250101T000000Z-test"
+	h.write(p.CertArchive+"/"+version+"/fullchain.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	h.write(p.CertArchive+"/"+version+"/privkey.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+	if err := os.Symlink(".archive/"+domain+"/"+version, p.CertDir); err != nil {
+		h.t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", serial)
+}
+
+// state saves app's renewal state as cert renew would have left it.
+func (h *testHost) state(app string, st provision.CertState) {
+	h.t.Helper()
+	if err := st.Save(context.Background(), host.NewLocal(), provision.PathsUnder(h.root, app, app+".test")); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// notDue installs app with a 90-day certificate issued yesterday and the
+// CA's renewal window a previous run stored: decided without the CA.
+func (h *testHost) notDue(app string) {
+	h.t.Helper()
+	h.config(app, app, "")
+	now := time.Now()
+	serial := h.cert(app, now.Add(-24*time.Hour), now.Add(89*24*time.Hour))
+	start := now.Add(58 * 24 * time.Hour)
+	h.state(app, provision.CertState{Serial: serial, ARIStart: start, ARIEnd: start.Add(48 * time.Hour),
+		RenewAt: start.Add(time.Hour), ARINextPoll: now.Add(6 * time.Hour)})
+}
+
+// backingOff installs app with a due certificate and a failure that says
+// wait: renew fails without contacting the CA.
+func (h *testHost) backingOff(app string) {
+	h.t.Helper()
+	h.config(app, app, "")
+	now := time.Now()
+	h.cert(app, now.Add(-80*24*time.Hour), now.Add(5*24*time.Hour))
+	h.state(app, provision.CertState{LastAttempt: now.Add(-time.Minute), LastResult: "failed",
+		LastError: "connection refused", Failures: 1, NextAttempt: now.Add(30 * time.Minute)})
+}
+
+// run runs myapp in-process.
+func (h *testHost) run(args ...string) (code int, stdout, stderr string) {
+	h.t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(args, strings.NewReader(""), &out, &errb, "test")
+	return code, out.String(), errb.String()
+}
+
+// renewJSON is `cert renew --output json` as a script reads it.
+type renewJSON struct {
+	Certificates []struct {
+		App     string   `json:"app"`
+		Config  string   `json:"config"`
+		Name    string   `json:"name"`
+		Domains []string `json:"domains"`
+		Status  string   `json:"status"`
+		Reason  string   `json:"reason"`
+		Serial  string   `json:"serial"`
+	} `json:"certificates"`
+}
+
+func decodeRenew(t *testing.T, stdout string) renewJSON {
+	t.Helper()
+	var r renewJSON
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(stdout), &raw); err != nil || len(raw) != 1 {
+		t.Fatalf("stdout is not one JSON object {certificates}: %v\n%s", err, stdout)
+	}
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("decode %s: %v", stdout, err)
+	}
+	return r
+}
+
+// lines are the non-empty lines of s.
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestCertRenewAllNotDue: every app of the host gets one line saying it is
+// not due, nothing is contacted, and what is not an app is skipped.
+func TestCertRenewAllNotDue(t *testing.T) {
+	h := newTestHost(t)
+	for _, app := range []string{"gamma", "alpha", "beta"} {
+		h.notDue(app)
+	}
+	// Not apps: the local CA, a directory without myapp.toml, a file, a
+	// hidden directory (an editor's or admin's backup).
+	h.write(h.root+"/etc/myapp/local-ca/root.pem", []byte("not read"), 0o644)
+	h.mkdir("/etc/myapp/notes")
+	h.write(h.root+"/etc/myapp/README", []byte("hello"), 0o644)
+	h.write(h.root+"/etc/myapp/.old/myapp.toml", []byte("bogus = 1\n"), 0o644)
+
+	code, stdout, stderr := h.run("cert", "renew", "--all")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\n%s", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("text mode wrote to stdout: %q", stdout)
+	}
+	got := lines(stderr)
+	if len(got) != 3 {
+		t.Fatalf("want one line per app (3), got:\n%s", stderr)
+	}
+	for i, app := range []string{"alpha", "beta", "gamma"} {
+		if !strings.HasPrefix(got[i], app+".test: not due: renewal from ") || !strings.Contains(got[i], "inside the CA's renewal window") {
+			t.Errorf("line %d: %q, want %s.test: not due: ... (sorted by app)", i, got[i], app)
+		}
+	}
+	if n := h.requests.Load(); n != 0 {
+		t.Errorf("the CA got %d requests for not-due certificates, want 0", n)
+	}
+	if _, err := os.Stat(h.root + "/var/lib/myapp/acme/locks/alpha.lock"); err != nil {
+		t.Errorf("the app's lock is not under the host root: %v", err)
+	}
+
+	code, stdout, stderr = h.run("cert", "renew", "--all", "--output", "json")
+	if code != 0 {
+		t.Fatalf("--output json: exit %d, want 0\n%s", code, stderr)
+	}
+	if stderr != "" {
+		t.Errorf("--output json wrote to stderr: %q", stderr)
+	}
+	r := decodeRenew(t, stdout)
+	if len(r.Certificates) != 3 {
+		t.Fatalf("want 3 certificates, got %s", stdout)
+	}
+	for i, app := range []string{"alpha", "beta", "gamma"} {
+		c := r.Certificates[i]
+		if c.App != app || c.Config != h.root+"/etc/myapp/"+app+"/myapp.toml" || c.Name != app+".test" ||
+			len(c.Domains) != 1 || c.Status != provision.StatusNotDue || !strings.HasPrefix(c.Reason, "not due: ") || c.Serial == "" {
+			t.Errorf("certificate %d: %+v", i, c)
+		}
+	}
+	if n := h.requests.Load(); n != 0 {
+		t.Errorf("the CA got %d requests, want 0", n)
+	}
+}
+
+// TestCertRenewAllAsksCAWithoutWindow proves the fake CA above sees what
+// renew sends: without a stored window a not-due app asks the CA once,
+// and the next run decides locally.
+func TestCertRenewAllAsksCAWithoutWindow(t *testing.T) {
+	h := newTestHost(t)
+	h.config("alpha", "alpha", "")
+	now := time.Now()
+	h.cert("alpha", now.Add(-24*time.Hour), now.Add(89*24*time.Hour))
+	code, _, stderr := h.run("cert", "renew", "--all")
+	if code != 0 || !strings.HasPrefix(stderr, "alpha.test: not due: ") || strings.Contains(stderr, "warning") {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if h.requests.Load() == 0 {
+		t.Fatal("no request reached the fake CA: the zero-request checks would prove nothing")
+	}
+	before := h.requests.Load()
+	if code, _, stderr := h.run("cert", "renew", "--all"); code != 0 {
+		t.Fatalf("second run: exit %d\n%s", code, stderr)
+	}
+	if n := h.requests.Load() - before; n != 0 {
+		t.Errorf("second run sent %d requests; the CA's answer (no renewal info) should have been stored", n)
+	}
+}
+
+// TestCertRenewAllExitCodes: a broken app is reported, naming its file and
+// line, and the others are still handled; the exit code says how many
+// failed and whether only config mistakes did.
+func TestCertRenewAllExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(h *testHost)
+		code  int
+		want  map[string]string // app -> status in JSON
+	}{
+		{"one broken config among good apps", func(h *testHost) {
+			h.notDue("alpha")
+			h.config("beta", "beta", "bogus = 1")
+			h.notDue("gamma")
+		}, 3, map[string]string{"alpha": "not_due", "beta": "failed", "gamma": "not_due"}},
+		{"one backing off among good apps", func(h *testHost) {
+			h.notDue("alpha")
+			h.backingOff("beta")
+		}, 3, map[string]string{"alpha": "not_due", "beta": "failed"}},
+		{"all failed", func(h *testHost) {
+			h.backingOff("alpha")
+			h.backingOff("beta")
+		}, 1, map[string]string{"alpha": "failed", "beta": "failed"}},
+		{"all failed, only config mistakes", func(h *testHost) {
+			h.config("alpha", "alpha", "bogus = 1")
+			h.config("beta", "other", "")
+		}, 2, map[string]string{"alpha": "failed", "beta": "failed"}},
+		{"all failed, a config mistake first", func(h *testHost) {
+			h.config("alpha", "alpha", "bogus = 1")
+			h.backingOff("beta")
+		}, 1, map[string]string{"alpha": "failed", "beta": "failed"}},
+		{"the only app has a config mistake", func(h *testHost) {
+			h.config("alpha", "alpha", "bogus = 1")
+		}, 2, map[string]string{"alpha": "failed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newTestHost(t)
+			tc.setup(h)
+			code, _, stderr := h.run("cert", "renew", "--all")
+			if code != tc.code {
+				t.Errorf("text: exit %d, want %d\n%s", code, tc.code, stderr)
+			}
+			for app, status := range tc.want {
+				if strings.Count(stderr, app+".test: "+strings.ReplaceAll(status, "_", " "))+strings.Count(stderr, app+": "+status) == 0 {
+					t.Errorf("no %s line for %s in\n%s", status, app, stderr)
+				}
+			}
+			code, stdout, _ := h.run("cert", "renew", "--all", "--output", "json")
+			if code != tc.code {
+				t.Errorf("json: exit %d, want %d", code, tc.code)
+			}
+			r := decodeRenew(t, stdout)
+			if len(r.Certificates) != len(tc.want) {
+				t.Fatalf("want %d entries, got %s", len(tc.want), stdout)
+			}
+			for _, c := range r.Certificates {
+				if c.Status != tc.want[c.App] {
+					t.Errorf("%s: status %s, want %s (%s)", c.App, c.Status, tc.want[c.App], c.Reason)
+				}
+			}
+			if n := h.requests.Load(); n != 0 {
+				t.Errorf("the CA got %d requests, want 0", n)
+			}
+		})
+	}
+}
+
+// TestCertRenewAllConfigErrors: what a user reads for a broken or
+// misplaced myapp.toml.
+func TestCertRenewAllConfigErrors(t *testing.T) {
+	h := newTestHost(t)
+	h.notDue("alpha")
+	broken := h.config("beta", "beta", "bogus = 1")
+	moved := h.config("gamma", "shop", "")
+	code, _, stderr := h.run("cert", "renew", "--all")
+	if code != 3 {
+		t.Errorf("exit %d, want 3", code)
+	}
+	for _, want := range []string{
+		"alpha.test: not due: ",
+		"beta: failed: " + broken + ":3:1: ", // file and line of the unknown key
+		"bogus",
+		"gamma: failed: " + moved + ":1:1: app: \"shop\", but the file is in " + h.root + "/etc/myapp/gamma/",
+		"hint: init installs each app's config as /etc/myapp/<app>/myapp.toml",
+		"myapp: 2 of 3 certificates failed",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	_, stdout, _ := h.run("cert", "renew", "--all", "--output", "json")
+	r := decodeRenew(t, stdout)
+	if len(r.Certificates) != 3 {
+		t.Fatalf("want 3 entries, got %s", stdout)
+	}
+	b := r.Certificates[1]
+	if b.App != "beta" || b.Config != broken || b.Name != "beta" || b.Status != "failed" || !strings.HasPrefix(b.Reason, broken+":3:1: ") || b.Domains == nil {
+		t.Errorf("broken config's entry: %+v", b)
+	}
+}
+
+// TestCertRenewAllUsage: --all acts on this host's installed configs
+// only; an empty or missing /etc/myapp is nothing to do.
+func TestCertRenewAllUsage(t *testing.T) {
+	h := newTestHost(t)
+	h.notDue("alpha")
+	for _, args := range [][]string{
+		{"cert", "renew", "--all", "--config", h.root + "/etc/myapp/alpha/myapp.toml"},
+		{"cert", "renew", "--all", "--host", "root@203.0.113.10"},
+		{"cert", "status", "--all", "--config", h.root + "/etc/myapp/alpha/myapp.toml"},
+	} {
+		code, stdout, stderr := h.run(args...)
+		if code != 2 || stdout != "" || !strings.Contains(stderr, "cannot be combined with --config") {
+			t.Errorf("myapp %s: exit %d, stdout %q, stderr %q; want exit 2 and a message", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+	if n := h.requests.Load(); n != 0 {
+		t.Errorf("the CA got %d requests, want 0", n)
+	}
+
+	for _, missing := range []bool{false, true} {
+		h := newTestHost(t)
+		if missing {
+			os.Remove(h.root + "/etc/myapp")
+		}
+		for _, args := range [][]string{{"cert", "renew", "--all"}, {"cert", "status", "--all"}} {
+			code, stdout, stderr := h.run(args...)
+			if code != 0 || stdout != "" || !strings.HasPrefix(stderr, "no apps configured under "+h.root+"/etc/myapp") || len(lines(stderr)) != 1 {
+				t.Errorf("myapp %s (missing /etc/myapp: %v): exit %d, stdout %q, stderr %q", strings.Join(args, " "), missing, code, stdout, stderr)
+			}
+			code, stdout, stderr = h.run(append(args, "--output", "json")...)
+			if code != 0 || strings.TrimSpace(stdout) != `{
+  "certificates": []
+}` || stderr != "" {
+				t.Errorf("myapp %s --output json: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, stdout, stderr)
+			}
+		}
+	}
+}
