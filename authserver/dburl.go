@@ -265,12 +265,45 @@ func RedactError(err error, dbURL string) error {
 	msg := err.Error()
 	red := msg
 	for _, s := range dbURLSecrets(dbURL) {
-		red = strings.ReplaceAll(red, s, "xxxxx")
+		red = replaceWord(red, s, "xxxxx")
 	}
 	if red == msg {
 		return err
 	}
 	return &redactedError{msg: red, err: err}
+}
+
+// replaceWord replaces the occurrences of old in s that stand on their
+// own: not glued to a letter or digit on a side where old itself begins or
+// ends with one. A password always appears so in a URL or a DSN
+// ("u:p@host", "password=p "), while a short password such as "p" is left
+// inside words ("open", "tcp"), which blind replacement would garble.
+func replaceWord(s, old, repl string) string {
+	if old == "" {
+		return s
+	}
+	word := func(c byte) bool { // an ASCII letter or digit, or part of a non-ASCII character
+		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c >= 0x80
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, old)
+		if i < 0 {
+			break
+		}
+		j := i + len(old)
+		glued := (i > 0 && word(s[i-1]) && word(old[0])) || (j < len(s) && word(s[j]) && word(old[len(old)-1]))
+		if glued {
+			b.WriteString(s[:i+1])
+			s = s[i+1:]
+			continue
+		}
+		b.WriteString(s[:i])
+		b.WriteString(repl)
+		s = s[j:]
+	}
+	b.WriteString(s)
+	return b.String()
 }
 
 type redactedError struct {

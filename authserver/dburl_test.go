@@ -229,4 +229,18 @@ func TestRedactError(t *testing.T) {
 	if e := RedactError(base, "sqlite:////var/lib/app.db"); e != base {
 		t.Error("RedactError changed an error with nothing to redact")
 	}
+	// A short password is redacted where it stands as the password, not
+	// inside the words around it.
+	for _, tc := range []struct{ url, msg, want string }{
+		{"postgres://u:p@127.0.0.1:1/db", "open database postgresql://u:p@127.0.0.1:1/db: dial tcp 127.0.0.1:1: connect: connection refused",
+			"open database postgresql://u:xxxxx@127.0.0.1:1/db: dial tcp 127.0.0.1:1: connect: connection refused"},
+		{"mysql://u:pass@db/x", "user=u password=pass host=db: password authentication failed",
+			"user=u password=xxxxx host=db: password authentication failed"},
+		{"mysql://u:p%40ss@db/x", "connect u:p@ss@db: p@ss refused", "connect u:xxxxx@db: xxxxx refused"},
+		{"mysql://u:%D0%BF@db/x", "user u: пароль п wrong", "user u: пароль xxxxx wrong"},
+	} {
+		if got := RedactError(errors.New(tc.msg), tc.url).Error(); got != tc.want {
+			t.Errorf("RedactError(%q, %q)\n got %q\nwant %q", tc.msg, tc.url, got, tc.want)
+		}
+	}
 }
