@@ -35,7 +35,7 @@ func ListenAndServe(ctx context.Context, addr string, h http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	return serve(ctx, ln, h)
+	return Serve(ctx, ln, h)
 }
 
 // newHTTPServer is the http.Server with this package's limits; tests
@@ -53,8 +53,9 @@ func newHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
-// serve is ListenAndServe on an existing listener (tests use port 0).
-func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+// Serve is ListenAndServe on a listener the caller opened (to report a
+// port in use before announcing the server; tests use port 0).
+func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := newHTTPServer(h)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

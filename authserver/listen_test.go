@@ -28,7 +28,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(t.Context())
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, ln, h) }()
+	go func() { served <- Serve(ctx, ln, h) }()
 
 	got := make(chan string, 1)
 	go func() {

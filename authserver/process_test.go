@@ -50,7 +50,7 @@ func runChild(dbURL string) int {
 		return 1
 	}
 	fmt.Println(ln.Addr())
-	if err := serve(ctx, ln, srv.Handler()); err != nil {
+	if err := Serve(ctx, ln, srv.Handler()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -166,8 +168,18 @@ func runAuthServe(ctx context.Context, g *Globals, opts *AuthOptions) error {
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
-	logger.Info("auth server listening", "addr", listen, "app", e.cfg.App, "previous_key", len(previous) > 0)
-	if err := authserver.ListenAndServe(ctx, listen, srv.Handler()); err != nil {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", listen)
+	if err != nil {
+		err = fmt.Errorf("listen on %s: %w", listen, err)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			_, port, _ := net.SplitHostPort(listen)
+			return fmt.Errorf("%w\nhint: another process listens there (`ss -ltnp 'sport = :%s'` names it): stop it, or set auth.listen (--listen) to a free address", err, port)
+		}
+		return err
+	}
+	logger.Info("auth server listening", "addr", ln.Addr().String(), "app", e.cfg.App, "previous_key", len(previous) > 0)
+	if err := authserver.Serve(ctx, ln, srv.Handler()); err != nil {
 		return authserver.RedactError(err, e.dbURL)
 	}
 	logger.Info("auth server stopped")

@@ -161,3 +161,22 @@ func TestAuthServeGracefulStopAndKeyRotation(t *testing.T) {
 	}
 	os.Remove(filepath.Join(dir, ".env"))
 }
+
+// TestAuthServePortInUse: a port another process holds is an error naming
+// the address with a hint, and the server never announces it is listening.
+func TestAuthServePortInUse(t *testing.T) {
+	dir := authProject(t, "sqlite:///"+filepath.Join(t.TempDir(), "app.db"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	code, _, errs := cli(t, dir, "", "auth", "serve", "--listen", ln.Addr().String())
+	if code != 1 || !strings.Contains(errs, "listen on "+ln.Addr().String()) || !strings.Contains(errs, "address already in use") ||
+		!strings.Contains(errs, "hint: another process listens there") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errs)
+	}
+	if strings.Contains(errs, "auth server listening") {
+		t.Errorf("announced listening on a port it could not take:\n%s", errs)
+	}
+}
