@@ -124,7 +124,7 @@ func (firstRelease) Plan(ctx context.Context, t *Target) (*Change, error) {
 	}
 	dir := t.Cfg.FrontendDir()
 	if _, err := os.Stat(dir); err != nil {
-		return &Change{Skip: fmt.Sprintf("no frontend at %s (frontend.dir); ship one with myapp deploy", dir)}, nil
+		return &Change{Skip: fmt.Sprintf("no frontend at %s (frontend.dir): build it there and run init again to ship it", dir)}, nil
 	}
 	b, err := PackFrontend(dir)
 	if err != nil {

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -143,3 +144,20 @@ func TestDryRunPlanChangesNothing(t *testing.T) {
 }
 
 func goArchForTest() string { return goArch(runtimeGOARCH) }
+
+// TestNoSystemdFailsBeforeAnyChange: on a host without systemd init stops
+// at its first step, saying why, with nothing written or run.
+func TestNoSystemdFailsBeforeAnyChange(t *testing.T) {
+	h := newFakeHost(t)
+	h.run = func(argv []string) (string, error, bool) { return "", nil, true }
+	tg := testTarget(t, h, "", nil)
+	tg.Binary, tg.Issuer, tg.Facts.Systemd = "/proc/self/exe", fakeIssuer{t}, false
+
+	res := Apply(context.Background(), tg, InitSteps(), Discard)
+	if res.OK || !errors.Is(res.Err, errNoSystemd) || !strings.Contains(res.Err.Error(), "systemd is not running") {
+		t.Fatalf("init without systemd: ok=%v err=%v", res.OK, res.Err)
+	}
+	if len(h.files) != 0 || len(h.links) != 0 || len(h.dirs) != 0 || len(h.ran) != 0 {
+		t.Fatalf("changed the host first: files %v links %v dirs %v ran %v", h.files, h.links, h.dirs, h.ran)
+	}
+}

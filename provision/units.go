@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -73,9 +74,13 @@ func (t *Target) resolveProgram(ctx context.Context, prog string) (string, error
 	return strings.TrimSpace(string(out)), nil
 }
 
+// errNoSystemd: the host was not booted with systemd (a container without
+// an init, WSL without systemd=true, a chroot).
+var errNoSystemd = errors.New("systemd is not running on this host (PID 1 is not systemd): myapp runs the auth server and the renewal timer as systemd units\nhint: use a host booted with systemd (Ubuntu/Debian servers and VMs are); in a container, run systemd as its init")
+
 func (units) Plan(ctx context.Context, t *Target) (*Change, error) {
 	if !t.Facts.Systemd {
-		return nil, fmt.Errorf("systemd is not running on this host; myapp installs systemd units")
+		return nil, errNoSystemd
 	}
 	ufs, err := t.renderUnits(ctx)
 	if err != nil {
