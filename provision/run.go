@@ -2,7 +2,7 @@ package provision
 
 import (
 	"context"
-	"fmt"
+	"strings"
 
 	"github.com/myapp/myapp/provision/host"
 )
@@ -38,7 +38,13 @@ type StepError struct {
 	Err        error
 }
 
-func (e *StepError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Host, e.Step, e.Err) }
+func (e *StepError) Error() string {
+	prefix := e.Host + ": " + e.Step + ": "
+	if msg := e.Err.Error(); strings.HasPrefix(msg, prefix) {
+		return msg // the error names its host and step already (host.Dial's do)
+	}
+	return prefix + e.Err.Error()
+}
 func (e *StepError) Unwrap() error { return e.Err }
 
 // Reporter receives progress. Implementations must be safe for concurrent

@@ -161,3 +161,20 @@ func TestNoSystemdFailsBeforeAnyChange(t *testing.T) {
 		t.Fatalf("changed the host first: files %v links %v dirs %v ran %v", h.files, h.links, h.dirs, h.ran)
 	}
 }
+
+// TestStepErrorNamesHostAndStepOnce: an error that already begins with its
+// host and step (as host.Dial's do) is not prefixed with them again.
+func TestStepErrorNamesHostAndStepOnce(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{errors.New("web1: connect: read identity file: no such file"), "web1: connect: read identity file: no such file"},
+		{errors.New("read identity file: no such file"), "web1: connect: read identity file: no such file"},
+		{errors.New("web2: connect: refused"), "web1: connect: web2: connect: refused"},
+	} {
+		if got := (&StepError{Host: "web1", Step: "connect", Err: tc.err}).Error(); got != tc.want {
+			t.Errorf("StepError(%q) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}

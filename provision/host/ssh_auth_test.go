@@ -57,6 +57,7 @@ func TestSSHAuth(t *testing.T) {
 		{"MYAPP_SSH_KEY with escaped newlines", "", map[string]string{host.EnvSSHKey: strings.ReplaceAll(envPEM, "\n", `\n`)}, false, ""},
 		{"garbage MYAPP_SSH_KEY", "", map[string]string{host.EnvSSHKey: "hunter2-not-a-key"}, false, "parse private key in MYAPP_SSH_KEY"},
 		{"missing identity file", filepath.Join(d.dir, "nope"), nil, false, "read identity file"},
+		{"missing identity file with MYAPP_SSH_KEY set", filepath.Join(d.dir, "nope"), map[string]string{host.EnvSSHKey: envPEM}, false, "hint: identity_file names a key that is not there"},
 		{"dead agent socket and no key", "", map[string]string{"SSH_AUTH_SOCK": filepath.Join(d.dir, "gone.sock")}, false, "no ssh key found (connect to ssh-agent"},
 		{"no key at all", "", nil, false, "no ssh key found"},
 		{"key not authorized", stranger, nil, false, "unable to authenticate"},

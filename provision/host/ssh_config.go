@@ -128,6 +128,9 @@ func loadSigners(cfg SSHConfig) (signers []ssh.Signer, closeAgent func(), err er
 			if explicit {
 				locked = append(locked, "identity file "+f)
 			}
+		case explicit && errors.Is(err, fs.ErrNotExist):
+			return nil, nil, fmt.Errorf("%w\nhint: identity_file names a key that is not there: fix the path, "+
+				"or remove identity_file to use %s, ssh-agent or ~/.ssh/id_*", err, EnvSSHKey)
 		case explicit || !errors.Is(err, fs.ErrNotExist):
 			return nil, nil, err
 		}
