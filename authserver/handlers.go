@@ -144,7 +144,20 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		writeBodyError(w, err)
 		return
 	}
-	if wellFormedRefreshToken(tok) {
+	if tok == "" && r.Header.Get("Authorization") != "" {
+		// No refresh token, but an access token: end the session it
+		// belongs to (a client that keeps only the access token, or whose
+		// cookie is gone). An invalid one is refused as on /me.
+		c, ok := s.bearer(w, r)
+		if !ok {
+			return
+		}
+		if err := s.st.revokeByID(r.Context(), c.Sid, s.opts.Now()); err != nil {
+			s.serverError(w, r, "logout", err)
+			return
+		}
+		s.log.InfoContext(r.Context(), "logout", "session", c.Sid, "remote", s.clientIP(r))
+	} else if wellFormedRefreshToken(tok) {
 		sid, err := s.st.revokeByToken(r.Context(), tok, s.opts.Now())
 		if err != nil {
 			s.serverError(w, r, "logout", err)

@@ -185,6 +185,25 @@ func TestLogout(t *testing.T) {
 	})
 }
 
+// TestLogoutWithAccessToken: a client that presents only its access token
+// ends that session (and only it); a bad access token is refused.
+func TestLogoutWithAccessToken(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b string) {
+		e := newEnvOn(t, b)
+		tr, other := e.login(), e.login()
+		resp, body := e.do("POST", "/logout", "", "", "Authorization", "Bearer "+tr.AccessToken)
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("logout with the access token: %d %s", resp.StatusCode, body)
+		}
+		resp, body = e.refresh(tr.RefreshToken)
+		wantError(t, resp, body, http.StatusUnauthorized, "invalid_grant")
+		e.mustRefresh(other.RefreshToken) // another session of the same user lives on
+
+		resp, body = e.do("POST", "/logout", "", "", "Authorization", "Bearer "+tr.AccessToken[:len(tr.AccessToken)-2]+"xx")
+		wantError(t, resp, body, http.StatusUnauthorized, "invalid_token")
+	})
+}
+
 func TestPasswordChangeRevokesSessions(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b string) {
 		e := newEnvOn(t, b)

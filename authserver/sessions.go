@@ -221,6 +221,14 @@ func (s *Store) revokeByToken(ctx context.Context, presented string, now time.Ti
 	return sessionID, err
 }
 
+// revokeByID ends the session a verified access token names (its sid),
+// for a logout that presents only the access token.
+func (s *Store) revokeByID(ctx context.Context, sessionID string, now time.Time) error {
+	return s.writeTx(ctx, true, func(tx *sql.Tx) error {
+		return s.revokeSession(ctx, tx, sessionID, "logout", millis(now))
+	})
+}
+
 // revokeSession locks the session row before its tokens, the order every
 // transaction here follows.
 func (s *Store) revokeSession(ctx context.Context, tx *sql.Tx, sessionID, reason string, now int64) error {
