@@ -60,7 +60,7 @@ func TestUnitRequirements(t *testing.T) {
 		}, hardening...), []string{"MemoryDenyWriteExecute", "StateDirectory"}},
 		"renew service": {svc, []string{
 			"Type=oneshot\n", "ExecStart=/usr/local/bin/myapp cert renew --config /etc/myapp/shop/myapp.toml\n",
-		}, []string{"User=", "[Install]", "EnvironmentFile"}}, // the .env holds SECRET_KEY: not for the deploy_hook
+		}, []string{"User=", "[Install]", "EnvironmentFile="}}, // the .env holds SECRET_KEY: not for the deploy_hook
 		"renew timer": {timer, []string{
 			"OnCalendar=*-*-* 00,12:00:00\n", "RandomizedDelaySec=1h\n", "Persistent=true\n",
 			"Unit=shop-renew.service\n", "WantedBy=timers.target\n",
