@@ -246,7 +246,12 @@ func runCertRenewAll(ctx context.Context, g *Globals, opts *CertOptions) error {
 		}
 		var res certResult
 		if err == nil {
+			// Each app's DNS provider variables come from its own .env
+			// (dnsProviderEnv sets them in this process): the next app
+			// must neither see nor use them.
+			restore := snapshotEnv()
 			res, err = renewApp(ctx, g, cfg, opts, false)
+			restore()
 		}
 		if err != nil {
 			res = failedApp(a, cfg, err)
@@ -260,6 +265,19 @@ func runCertRenewAll(ctx context.Context, g *Globals, opts *CertOptions) error {
 		g.logf("no apps configured under %s/etc/myapp: nothing to renew", hostRoot)
 	}
 	return renewOutcome(g, results, ctx.Err())
+}
+
+// snapshotEnv records the process environment and returns the function
+// that puts it back as it was.
+func snapshotEnv() (restore func()) {
+	saved := os.Environ()
+	return func() {
+		os.Clearenv()
+		for _, kv := range saved {
+			k, v, _ := strings.Cut(kv, "=")
+			os.Setenv(k, v)
+		}
+	}
 }
 
 // failedApp is the result of an app that could not be attempted.

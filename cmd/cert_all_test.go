@@ -417,3 +417,37 @@ func TestCertRenewAllUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestCertRenewAllKeepsDNSCredentialsPerApp: a DNS provider's variables
+// taken from one app's .env are not seen by the next app: an app without
+// credentials of its own fails for it, instead of using another app's.
+func TestCertRenewAllKeepsDNSCredentialsPerApp(t *testing.T) {
+	unsetenv(t, "EXEC_PATH")
+	h := newTestHost(t)
+	hook := h.root + "/dns-hook"
+	h.write(hook, []byte("#!/bin/sh\nexit 0\n"), 0o755)
+	for _, app := range []string{"alpha", "beta"} {
+		h.notDue(app)
+		p := h.root + "/etc/myapp/" + app + "/myapp.toml"
+		toml, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.write(p, append(toml, "dns_provider = \"exec\"\n"...), 0o644) // the last table is [acme]
+	}
+	h.write(h.root+"/etc/myapp/alpha/.env", []byte("SECRET_KEY=alpha-secret\nEXEC_PATH="+hook+"\n"), 0o600)
+	h.write(h.root+"/etc/myapp/beta/.env", []byte("SECRET_KEY=beta-secret\n"), 0o600)
+
+	code, _, stderr := h.run("cert", "renew", "--all")
+	got := lines(stderr)
+	if code != 3 || len(got) < 2 || !strings.HasPrefix(got[0], "alpha.test: not due") ||
+		!strings.HasPrefix(got[1], "beta.test: failed") || !strings.Contains(stderr, "EXEC_PATH") {
+		t.Fatalf("exit %d, want 3 with alpha not due and beta failing for its missing EXEC_PATH:\n%s", code, stderr)
+	}
+	if v, ok := os.LookupEnv("EXEC_PATH"); ok {
+		t.Errorf("EXEC_PATH=%q is left in the environment after the run", v)
+	}
+	if strings.Contains(stderr, "secret") {
+		t.Errorf("a .env value is shown:\n%s", stderr)
+	}
+}

@@ -45,13 +45,17 @@ func TestDNSProviderEnvFromDotenv(t *testing.T) {
 		unsetenv(t, k)
 	}
 	t.Setenv("EXEC_POLLING_INTERVAL", "5")
-	cfg := dnsProject(t, "SECRET_KEY=s3cret\nexport EXEC_PATH='/usr/local/bin/dns hook'\nEXEC_POLLING_INTERVAL=1\nCF_DNS_API_TOKEN=tok\nLEGO_DISABLE_CNAME_SUPPORT=true\n")
+	hook := filepath.Join(t.TempDir(), "dns hook")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := dnsProject(t, "SECRET_KEY=s3cret\nexport EXEC_PATH='"+hook+"'\nEXEC_POLLING_INTERVAL=1\nCF_DNS_API_TOKEN=tok\nLEGO_DISABLE_CNAME_SUPPORT=true\n")
 	p, err := newDNSProvider(cfg)
 	if err != nil || p == nil {
 		t.Fatalf("newDNSProvider with EXEC_PATH in the .env: %v", err)
 	}
 	for k, want := range map[string]string{
-		"EXEC_PATH":                  "/usr/local/bin/dns hook",
+		"EXEC_PATH":                  hook,
 		"EXEC_POLLING_INTERVAL":      "5", // the process environment wins
 		"LEGO_DISABLE_CNAME_SUPPORT": "true",
 		"SECRET_KEY":                 "", // not the provider's

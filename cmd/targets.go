@@ -251,14 +251,46 @@ func newDNSProvider(cfg *config.Config) (challenge.Provider, error) {
 	}
 	dns, err := dnsproviders.New(name)
 	if err != nil {
-		ce := cfg.Errorf("acme.dns_provider", "%v", err)
+		ce := cfg.Errorf("acme.dns_provider", "%s", redactProviderEnv(name, err.Error()))
 		if !errors.Is(err, dnsproviders.ErrUnknown) {
 			ce.Hint = "set them in the environment of this command or in " + filepath.Join(cfg.Dir, ".env") +
 				" (on a host: the app's .env, which [env] in myapp.toml fills and the renewal timer reads)"
 		}
 		return nil, ce
 	}
+	if name == "exec" {
+		// lego runs it only once the order is placed: check it now.
+		p := os.Getenv("EXEC_PATH")
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			why := "is not an executable file"
+			if err != nil {
+				why = "cannot be used: " + err.Error()
+			}
+			ce := cfg.Errorf("acme.dns_provider", "exec: EXEC_PATH %s", why)
+			ce.Hint = "EXEC_PATH names the program that adds and removes the TXT record, on the machine running myapp (set in the environment or " + filepath.Join(cfg.Dir, ".env") + ")"
+			return nil, ce
+		}
+	}
 	return dns, nil
+}
+
+// redactProviderEnv replaces, in a DNS provider's configuration error,
+// the values of its variables that may hold a secret (tokens, passwords,
+// URLs with credentials): lego quotes some of them when they do not parse.
+func redactProviderEnv(name, msg string) string {
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if len(v) < 4 || !dnsproviders.ReadsEnv(name, k) {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(k, "_PATH"), strings.HasSuffix(k, "_MODE"), strings.HasSuffix(k, "_INTERVAL"),
+			strings.HasSuffix(k, "_TIMEOUT"), strings.HasSuffix(k, "_TTL"):
+			continue // settings, not secrets: the message may show them
+		}
+		msg = strings.ReplaceAll(msg, v, "xxxxx")
+	}
+	return msg
 }
 
 // dnsProviderEnv takes the DNS provider's credentials that the process
