@@ -87,6 +87,21 @@ func Renew(ctx context.Context, targets []*Target, o RenewOptions) (res RenewRes
 		}
 	}
 	st := LoadCertState(ctx, t.Host, t.Paths)
+	warn := o.Warn
+	if warn == nil {
+		warn = os.Stderr
+	}
+	save := func(ctx context.Context) {
+		if err := st.Save(ctx, t.Host, t.Paths); err != nil {
+			fmt.Fprintf(warn, "%s: warning: %v (the backoff and the CA's renewal window are not remembered)\n", res.Name, err)
+		}
+	}
+	failAndBackOff := func(ctx context.Context, err error, retry time.Time) RenewResult {
+		st.RecordFailure(now(), err, retry)
+		res.NextAttempt = st.NextAttempt.UTC()
+		save(ctx)
+		return fail(fmt.Errorf("%w\nnext attempt after %s", err, res.NextAttempt.Format(time.RFC3339)))
+	}
 	info := newCertInfo(leaf)
 	d := Decide(info, t.Cfg.Domains, st, now())
 	if leaf == nil {
@@ -99,15 +114,11 @@ func Renew(ctx context.Context, targets []*Target, o RenewOptions) (res RenewRes
 			case errors.Is(err, acme.ErrNoARI):
 				st.Serial, st.ARIUnsupp, st.ARINextPoll = info.serial, true, now().Add(7*24*time.Hour)
 			case err != nil:
-				warn := o.Warn
-				if warn == nil {
-					warn = os.Stderr
-				}
 				fmt.Fprintf(warn, "%s: warning: %v (deciding from the certificate's lifetime)\n", res.Name, err)
 			default:
 				st.SetARI(info.serial, ri.Start, ri.End, ri.Explanation, ri.NextPoll)
 			}
-			_ = st.Save(ctx, t.Host, t.Paths)
+			save(ctx)
 			d = Decide(info, t.Cfg.Domains, st, now())
 		}
 	}
@@ -133,22 +144,28 @@ func Renew(ctx context.Context, targets []*Target, o RenewOptions) (res RenewRes
 		if errors.As(err, &rl) {
 			retry = rl.RetryAfter
 		}
-		st.RecordFailure(now(), err, retry)
-		res.NextAttempt = st.NextAttempt.UTC()
-		_ = st.Save(ctx, t.Host, t.Paths)
-		return fail(fmt.Errorf("%w\nnext attempt after %s", err, res.NextAttempt.Format(time.RFC3339)))
+		return failAndBackOff(ctx, err, retry)
 	}
+	// The CA has issued: whatever happens to this run now (SIGTERM, a
+	// timer stopped), installing must not be cut short, or the certificate
+	// would be lost and a new order spent on the next run.
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), installTimeout)
+	defer cancel()
 	newLeaf, err := ParseLeaf(c.Fullchain)
 	if err != nil {
-		return fail(err)
+		return failAndBackOff(ictx, err, time.Time{})
 	}
 	for _, tg := range targets {
-		if err := InstallCert(ctx, tg.Host, tg.Paths, c, InstallOptions{VerifyServed: tg.siteIsTLS(ctx), Domain: tg.Cfg.Domains[0], Now: now()}); err != nil {
-			return fail(fmt.Errorf("%s: %w", tg.Host.Name(), err))
+		if err := InstallCert(ictx, tg.Host, tg.Paths, c, InstallOptions{VerifyServed: tg.siteIsTLS(ictx), Domain: tg.Cfg.Domains[0], Now: now()}); err != nil {
+			// Backing off here too: an install that fails every time
+			// (nginx refusing the site, a full disk) must not order a
+			// new certificate on every run until the CA's limits refuse.
+			return failAndBackOff(ictx, fmt.Errorf("%s: %w", tg.Host.Name(), err), time.Time{})
 		}
 	}
+	ctx = ictx
 	st.RecordSuccess(now(), fmt.Sprintf("%x", newLeaf.SerialNumber))
-	_ = st.Save(ctx, t.Host, t.Paths)
+	save(ctx)
 	res.Status, res.Reason = StatusRenewed, d.Reason
 	if o.Force && !d.Due {
 		res.Reason = "forced"
@@ -164,6 +181,10 @@ func Renew(ctx context.Context, targets []*Target, o RenewOptions) (res RenewRes
 	}
 	return res
 }
+
+// installTimeout bounds installing a certificate the CA has issued, which
+// goes on after the run is cancelled.
+const installTimeout = 2 * time.Minute
 
 // obtainFor checks reachability (HTTP-01 issuers) and orders once for all
 // targets.

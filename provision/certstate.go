@@ -67,7 +67,7 @@ const (
 // RecordFailure counts a failed attempt and schedules the next one: the
 // CA's Retry-After when it gave one, else exponential backoff.
 func (s *CertState) RecordFailure(now time.Time, err error, retryAfter time.Time) {
-	s.Failures++
+	s.Failures = min(max(s.Failures, 0), 1<<20) + 1 // a hand-edited or damaged file may hold anything
 	s.LastAttempt, s.LastResult, s.LastError = now, "failed", err.Error()
 	d := backoffBase << min(s.Failures-1, 10)
 	if d > backoffMax {

@@ -94,6 +94,19 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 	}
 }
 
+// TestBackoffFromDamagedState: a state file with a nonsense failure count
+// (hand-edited, damaged) gives a backoff within the bounds, not a panic.
+func TestBackoffFromDamagedState(t *testing.T) {
+	now := time.Now()
+	for _, n := range []int{-3, -1 << 62, 1<<63 - 1, 1 << 40} {
+		st := &CertState{Failures: n}
+		st.RecordFailure(now, errors.New("boom"), time.Time{})
+		if d := st.NextAttempt.Sub(now); d < backoffBase || d > backoffMax || st.Failures < 1 {
+			t.Errorf("failures %d: next attempt in %s, count %d", n, d, st.Failures)
+		}
+	}
+}
+
 func TestARIRenewTimeStableInsideWindow(t *testing.T) {
 	now := time.Now()
 	st := &CertState{}
