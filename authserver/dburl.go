@@ -42,8 +42,11 @@ func badURL(format string, args ...any) error {
 type dbTarget struct {
 	driver string // "sqlite", "mysql" or "postgres"
 	path   string // absolute path of the SQLite file
-	mysql  *mysql.Config
-	pg     *pgx.ConnConfig
+	// written is the SQLite path as the URL gave it: relative to the
+	// working directory unless absolute.
+	written string
+	mysql   *mysql.Config
+	pg      *pgx.ConnConfig
 	// name identifies the database in messages: never the password.
 	name string
 }
@@ -117,7 +120,20 @@ func parseSQLiteURL(rest string) (dbTarget, error) {
 	if err != nil {
 		return dbTarget{}, badURL("DB_URL: resolve sqlite path: %w", err)
 	}
-	return dbTarget{driver: "sqlite", path: abs, name: abs}, nil
+	return dbTarget{driver: "sqlite", path: abs, written: path, name: abs}, nil
+}
+
+// SQLitePath returns the database file a sqlite DB_URL names, as the URL
+// wrote it (relative to the working directory unless absolute: sqlite:///app.db
+// rather than sqlite:////var/lib/app.db) and made absolute; ok is false
+// for any other DB_URL, valid or not. It is for wording messages about
+// the file.
+func SQLitePath(dbURL string) (written, abs string, ok bool) {
+	t, err := parseDBURL(dbURL)
+	if err != nil || t.driver != "sqlite" {
+		return "", "", false
+	}
+	return t.written, t.path, true
 }
 
 // serverURL parses the //user:pass@host:port/db?query part that MySQL and

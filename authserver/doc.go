@@ -42,7 +42,8 @@
 //
 // For SQLite, a query string is for the Python driver and ignored;
 // in-memory databases and "file:" URIs are refused; the directory must
-// exist and a new file is created 0600. The database runs in WAL mode
+// exist and a new file is created 0600 (by OpenStore; OpenExistingStore
+// refuses a missing file instead). The database runs in WAL mode
 // with a busy timeout and all writes through one connection with BEGIN
 // IMMEDIATE, so concurrent refreshes queue instead of failing with
 // "database is locked". For MySQL, unix_socket= and ssl_ca= are

@@ -57,11 +57,24 @@ const busyTimeout = 5 * time.Second
 // mistake in the URL itself matches ErrInvalidDBURL. No error shows the
 // URL's password, whatever part of the URL it came from.
 func OpenStore(ctx context.Context, dbURL string) (*Store, error) {
-	s, err := openStore(ctx, dbURL)
+	s, err := openStore(ctx, dbURL, true)
 	return s, RedactError(err, dbURL)
 }
 
-func openStore(ctx context.Context, dbURL string) (*Store, error) {
+// ErrNoDatabase matches (errors.Is) OpenExistingStore's error for a SQLite
+// database file that does not exist.
+var ErrNoDatabase = errors.New("no such database file")
+
+// OpenExistingStore is OpenStore for callers that work on what an earlier
+// one created, such as listing users: where OpenStore would create a
+// missing SQLite file, it fails with an error matching ErrNoDatabase, so
+// that a DB_URL with a typo is not mistaken for an empty database.
+func OpenExistingStore(ctx context.Context, dbURL string) (*Store, error) {
+	s, err := openStore(ctx, dbURL, false)
+	return s, RedactError(err, dbURL)
+}
+
+func openStore(ctx context.Context, dbURL string, create bool) (*Store, error) {
 	t, err := parseDBURL(dbURL)
 	if err != nil {
 		return nil, err
@@ -69,7 +82,7 @@ func openStore(ctx context.Context, dbURL string) (*Store, error) {
 	var s *Store
 	switch t.driver {
 	case "sqlite":
-		s, err = openSQLite(ctx, t.path)
+		s, err = openSQLite(ctx, t.path, create)
 	case "mysql":
 		s, err = openServerDB(ctx, t.name, &mysqlDialect, func() (*sql.DB, error) {
 			c, err := mysql.NewConnector(t.mysql)
@@ -97,7 +110,15 @@ func newStore(name string, d *dialect, w, r *sql.DB) *Store {
 	return &Store{name: name, d: d, w: w, r: r, hashes: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 }
 
-func openSQLite(ctx context.Context, path string) (*Store, error) {
+func openSQLite(ctx context.Context, path string, create bool) (*Store, error) {
+	if !create {
+		// SQLite would create the file on open; a missing directory is a
+		// missing file too. Another error (a directory we may not search)
+		// is left to the checks and the open below to word.
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open database %s: %w", path, ErrNoDatabase)
+		}
+	}
 	dir := filepath.Dir(path)
 	if fi, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("open database %s: directory %s does not exist or is not accessible: %w", path, dir, err)

@@ -20,6 +20,33 @@ func TestOpenStoreMissingDirectory(t *testing.T) {
 	}
 }
 
+// OpenExistingStore, for commands that only read or change what exists,
+// refuses a SQLite file that is not there instead of creating it, and
+// opens one that is.
+func TestOpenExistingStoreCreatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	for _, path := range []string{filepath.Join(dir, "app.db"), filepath.Join(dir, "missing", "app.db")} {
+		_, err := OpenExistingStore(t.Context(), "sqlite:///"+path)
+		if !errors.Is(err, ErrNoDatabase) || !strings.Contains(err.Error(), path) {
+			t.Errorf("OpenExistingStore(%s): %v; want ErrNoDatabase naming the file", path, err)
+		}
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Errorf("OpenExistingStore created %s", path)
+		}
+	}
+	path := filepath.Join(dir, "app.db")
+	st, err := OpenStore(t.Context(), "sqlite:///"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st, err = OpenExistingStore(t.Context(), "sqlite:///"+path)
+	if err != nil {
+		t.Fatalf("OpenExistingStore on the database OpenStore made: %v", err)
+	}
+	st.Close()
+}
+
 func TestOpenStoreTwiceFileModeAndWAL(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.db")
 	for range 2 { // the second open finds every migration applied

@@ -112,19 +112,70 @@ func loadAuthEnv(g *Globals, opts *AuthOptions, needSecret bool) (*authEnv, erro
 	return e, nil
 }
 
-// openStore opens the auth database. A mistake in DB_URL is a
-// configuration error (exit 2) naming where the URL came from; no error
-// shows its password.
-func (e *authEnv) openStore(ctx context.Context) (*authserver.Store, error) {
-	st, err := authserver.OpenStore(ctx, e.dbURL)
+// openStore opens the auth database; create says whether a SQLite file
+// that does not exist is made (auth serve, auth user add) or refused, so
+// that a typo in DB_URL is not taken for an empty database. A mistake in
+// DB_URL is a configuration error (exit 2) naming where the URL came
+// from; no error shows its password.
+func (e *authEnv) openStore(ctx context.Context, create bool) (*authserver.Store, error) {
+	open := authserver.OpenExistingStore
+	if create {
+		open = authserver.OpenStore
+	}
+	st, err := open(ctx, e.dbURL)
 	switch {
 	case errors.Is(err, authserver.ErrInvalidDBURL):
 		msg := authserver.RedactError(err, e.dbURL).Error()
 		return nil, usageErrorf("%s: %s", e.dbURLFrom, strings.TrimPrefix(msg, "DB_URL: "))
+	case errors.Is(err, authserver.ErrNoDatabase):
+		return nil, e.noDatabase()
 	case err != nil:
-		return nil, fmt.Errorf("open auth database (%s): %w", e.dbURLFrom, authserver.RedactError(err, e.dbURL))
+		err = fmt.Errorf("open auth database (%s): %w", e.dbURLFrom, authserver.RedactError(err, e.dbURL))
+		if hint := e.relativeHint(); hint != "" {
+			err = fmt.Errorf("%w\nhint: %s", err, hint)
+		}
+		return nil, err
 	}
 	return st, nil
+}
+
+// noDatabase words a SQLite DB_URL that names no file: a failure (exit 1),
+// since the URL may be right and the users not yet added.
+func (e *authEnv) noDatabase() error {
+	written, abs, _ := authserver.SQLitePath(e.dbURL)
+	hint := "`myapp auth user add` creates it; if DB_URL has a typo, fix it: sqlite:////abs/path/app.db is an absolute path, sqlite:///app.db one relative to the current directory"
+	if !filepath.IsAbs(written) {
+		note := e.relativeHint()
+		if note == "" {
+			note = fmt.Sprintf("sqlite:///%s is relative to the current directory (%s), sqlite:////abs/path/app.db absolute", written, workDir())
+		}
+		hint = note + "; `myapp auth user add` creates the database"
+	}
+	return fmt.Errorf("no auth database at %s (%s)\nhint: %s", abs, e.dbURLFrom, hint)
+}
+
+// relativeHint explains a SQLite path relative to the working directory
+// whose directory does not exist: the likely slip is sqlite:///var/lib/x
+// for sqlite:////var/lib/x. It is empty otherwise.
+func (e *authEnv) relativeHint() string {
+	written, abs, ok := authserver.SQLitePath(e.dbURL)
+	if !ok || filepath.IsAbs(written) {
+		return ""
+	}
+	if _, err := os.Stat(filepath.Dir(abs)); !errors.Is(err, os.ErrNotExist) {
+		return ""
+	}
+	if strings.HasPrefix(written, ".") {
+		return fmt.Sprintf("sqlite:///%s is relative to the current directory (%s); four slashes make a path absolute: sqlite:////abs/path/app.db", written, workDir())
+	}
+	return fmt.Sprintf("sqlite:///%s is relative to the current directory (%s); the absolute /%s is sqlite:////%s", written, workDir(), written, written)
+}
+
+func workDir() string {
+	if wd, err := os.Getwd(); err == nil {
+		return wd
+	}
+	return "unknown"
 }
 
 func runAuthServe(ctx context.Context, g *Globals, opts *AuthOptions) error {
@@ -152,7 +203,7 @@ func runAuthServe(ctx context.Context, g *Globals, opts *AuthOptions) error {
 		previous = append(previous, []byte(e.previous))
 	}
 	tuneGC(g)
-	st, err := e.openStore(ctx)
+	st, err := e.openStore(ctx, true) // init starts the unit before any user exists
 	if err != nil {
 		return err
 	}

@@ -22,12 +22,14 @@ import (
 func newAuthUserCmd(g *Globals, opts *AuthOptions) *cobra.Command {
 	c := &cobra.Command{Use: "user", Short: "Manage auth users in the database auth serve uses"}
 	var pwStdin, hashStdin bool
-	withStore := func(ctx context.Context, fn func(*authserver.Store) error) error {
+	// withStore runs fn on the auth database. Only add (create) may
+	// create a SQLite file: the others refuse one that does not exist.
+	withStore := func(ctx context.Context, create bool, fn func(*authserver.Store) error) error {
 		e, err := loadAuthEnv(g, opts, false)
 		if err != nil {
 			return err
 		}
-		st, err := e.openStore(ctx)
+		st, err := e.openStore(ctx, create)
 		if err != nil {
 			return err
 		}
@@ -60,7 +62,7 @@ Argon2id at the user's first login.`,
 				if err := authserver.ValidateHash(hash); err != nil {
 					return usageErrorf("--hash-stdin: %v", err)
 				}
-				return withStore(c.Context(), func(st *authserver.Store) error {
+				return withStore(c.Context(), true, func(st *authserver.Store) error {
 					if err := st.ImportUser(c.Context(), name, hash); err != nil {
 						return err
 					}
@@ -72,7 +74,7 @@ Argon2id at the user's first login.`,
 			if err != nil {
 				return err
 			}
-			return withStore(c.Context(), func(st *authserver.Store) error {
+			return withStore(c.Context(), true, func(st *authserver.Store) error {
 				if err := st.AddUser(c.Context(), name, pw); err != nil {
 					return err
 				}
@@ -93,7 +95,7 @@ Argon2id at the user's first login.`,
 			if err != nil {
 				return err
 			}
-			return withStore(c.Context(), func(st *authserver.Store) error {
+			return withStore(c.Context(), false, func(st *authserver.Store) error {
 				if err := st.SetPassword(c.Context(), name, pw); err != nil {
 					return knownUser(name, err)
 				}
@@ -112,7 +114,7 @@ Argon2id at the user's first login.`,
 			if err != nil {
 				return err
 			}
-			return withStore(c.Context(), func(st *authserver.Store) error {
+			return withStore(c.Context(), false, func(st *authserver.Store) error {
 				if err := st.DisableUser(c.Context(), name); err != nil {
 					return knownUser(name, err)
 				}
@@ -124,7 +126,7 @@ Argon2id at the user's first login.`,
 	list := &cobra.Command{
 		Use: "list", Short: "List users", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return withStore(c.Context(), func(st *authserver.Store) error {
+			return withStore(c.Context(), false, func(st *authserver.Store) error {
 				users, err := st.ListUsers(c.Context())
 				if err != nil {
 					return err
@@ -140,7 +142,7 @@ Argon2id at the user's first login.`,
 			if err != nil {
 				return err
 			}
-			return withStore(c.Context(), func(st *authserver.Store) error {
+			return withStore(c.Context(), false, func(st *authserver.Store) error {
 				if err := st.RevokeSessions(c.Context(), name); err != nil {
 					return knownUser(name, err)
 				}
