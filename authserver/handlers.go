@@ -200,6 +200,12 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	if !math.IsNaN(c.Iat) {
 		me.Iat = int64(c.Iat)
 	}
+	var buf [256]byte
+	if b := appendMe(buf[:0], &me); b != nil {
+		w.Header()["Content-Type"] = jsonType
+		w.Write(b)
+		return
+	}
 	writeJSON(w, http.StatusOK, me)
 }
 
