@@ -131,18 +131,26 @@ func (is *Issuer) client(ctx context.Context, h host.Host) (*lego.Client, *accou
 	if err != nil {
 		return nil, nil, err
 	}
+	client, err := is.legoClient(acct, kt)
+	return client, acct, err
+}
+
+// legoClient connects to the CA as acct: with its key id when it has a
+// registration, else ready to register.
+func (is *Issuer) legoClient(acct *account, kt certcrypto.KeyType) (*lego.Client, error) {
 	cfg := lego.NewConfig(acct)
 	cfg.CADirURL = is.opts.DirectoryURL
 	cfg.Certificate.KeyType = kt
 	cfg.UserAgent = is.opts.UserAgent
+	var err error
 	if cfg.HTTPClient, err = httpClient(is.opts.CARootsPEM); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	client, err := lego.NewClient(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("contact ACME directory %s: %w", is.opts.DirectoryURL, err)
+		return nil, fmt.Errorf("contact ACME directory %s: %w", is.opts.DirectoryURL, err)
 	}
-	return client, acct, nil
+	return client, nil
 }
 
 // Obtain orders a certificate, placing HTTP-01 answers in the webroot of
@@ -155,16 +163,7 @@ func (is *Issuer) Obtain(ctx context.Context, req Request) (*Certificate, error)
 	if err != nil {
 		return nil, err
 	}
-	if is.opts.DNS != nil {
-		var opts []dns01.ChallengeOption
-		if r := is.opts.DNSResolver; r != "" {
-			opts = append(opts, dns01.AddRecursiveNameservers([]string{r}),
-				dns01.DisableAuthoritativeNssPropagationRequirement(), dns01.RecursiveNSsPropagationRequirement())
-		}
-		if err := client.Challenge.SetDNS01Provider(is.opts.DNS, opts...); err != nil {
-			return nil, err
-		}
-	} else if err := client.Challenge.SetHTTP01Provider(&webroot{ctx: ctx, hosts: req.Hosts, dir: is.opts.Webroot}); err != nil {
+	if err := is.setChallenges(ctx, client, req); err != nil {
 		return nil, err
 	}
 	if acct.Registration == nil {
@@ -181,8 +180,17 @@ func (is *Issuer) Obtain(ctx context.Context, req Request) (*Certificate, error)
 	res, err := client.Certificate.Obtain(or)
 	if err != nil && strings.Contains(err.Error(), "urn:ietf:params:acme:error:accountDoesNotExist") {
 		// The CA forgot the account (a test CA restarted, or the account
-		// was deactivated): register the key again and retry once.
+		// was deactivated): register the key again, on a client that
+		// signs with the key itself rather than the forgotten key id,
+		// and retry once.
 		acct.Registration = nil
+		kt, _ := keyType(is.opts.KeyType)
+		if client, err = is.legoClient(acct, kt); err != nil {
+			return nil, err
+		}
+		if err := is.setChallenges(ctx, client, req); err != nil {
+			return nil, err
+		}
 		if err := is.register(ctx, req.Hosts[0], client, acct); err != nil {
 			return nil, err
 		}
@@ -198,6 +206,20 @@ func (is *Issuer) Obtain(ctx context.Context, req Request) (*Certificate, error)
 		return nil, classify(fmt.Errorf("obtain certificate for %s: %w", strings.Join(req.Domains, ", "), err))
 	}
 	return &Certificate{Fullchain: res.Certificate, Key: res.PrivateKey}, nil
+}
+
+// setChallenges answers DNS-01 through the provider when there is one,
+// else HTTP-01 through the webroot of every host of req.
+func (is *Issuer) setChallenges(ctx context.Context, client *lego.Client, req Request) error {
+	if is.opts.DNS != nil {
+		var opts []dns01.ChallengeOption
+		if r := is.opts.DNSResolver; r != "" {
+			opts = append(opts, dns01.AddRecursiveNameservers([]string{r}),
+				dns01.DisableAuthoritativeNssPropagationRequirement(), dns01.RecursiveNSsPropagationRequirement())
+		}
+		return client.Challenge.SetDNS01Provider(is.opts.DNS, opts...)
+	}
+	return client.Challenge.SetHTTP01Provider(&webroot{ctx: ctx, hosts: req.Hosts, dir: is.opts.Webroot})
 }
 
 // RenewalInfo asks the CA for leaf's renewal window.
