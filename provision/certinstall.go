@@ -125,10 +125,20 @@ func pruneVersions(ctx context.Context, h host.Host, p Paths, cur, prev string) 
 // replaces workers gracefully, so the old certificate may answer briefly.
 func waitServed(ctx context.Context, h host.Host, domain string, leaf *x509.Certificate) error {
 	deadline := time.Now().Add(15 * time.Second)
+	// A reload starts new workers while the old ones may still accept a
+	// connection or two before they notice they are to stop: one
+	// handshake with the new serial is not yet "served". Several in a
+	// row, spaced out, are.
+	const inARow = 3
+	seen := 0
 	for {
 		st, err := tlsStateOn(ctx, h, domain)
 		if err == nil && st.PeerCertificates[0].SerialNumber.Cmp(leaf.SerialNumber) == 0 {
-			return nil
+			if seen++; seen == inARow {
+				return nil
+			}
+		} else {
+			seen = 0
 		}
 		if time.Now().After(deadline) {
 			if err == nil {
@@ -139,7 +149,7 @@ func waitServed(ctx context.Context, h host.Host, domain string, leaf *x509.Cert
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(150 * time.Millisecond):
 		}
 	}
 }
