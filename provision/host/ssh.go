@@ -63,7 +63,7 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (Host, error) {
 		if hkErr := v.hostKeyErr(); hkErr != nil {
 			err = hkErr
 		} else if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			err = fmt.Errorf("no SSH handshake within %s (is this an SSH server, and is it answering?)", cfg.ConnectTimeout)
+			err = &handshakeTimeout{after: cfg.ConnectTimeout}
 		}
 		return nil, fmt.Errorf("%s: connect to %s@%s: %w", cfg.Name, cfg.User, cfg.Address, err)
 	}
@@ -288,3 +288,13 @@ func (h *sshHost) Symlink(ctx context.Context, target, link string) error {
 func (h *sshHost) MkdirAll(ctx context.Context, p string, mode fs.FileMode, owner string) error {
 	return h.files.MkdirAll(ctx, p, mode, owner)
 }
+
+// handshakeTimeout is a server that accepted the connection but did not
+// complete the SSH handshake in time. It is a context.DeadlineExceeded, so
+// callers can tell a timeout from a refusal.
+type handshakeTimeout struct{ after time.Duration }
+
+func (e *handshakeTimeout) Error() string {
+	return fmt.Sprintf("no SSH handshake within %s (is this an SSH server, and is it answering?)", e.after)
+}
+func (e *handshakeTimeout) Unwrap() error { return context.DeadlineExceeded }
