@@ -89,6 +89,12 @@ func probeDomain(ctx context.Context, r *net.Resolver, domain, name, want string
 // noRecords reports whether a lookup error only means "no such record":
 // a name without AAAA is fine, a failing DNS server is not.
 func noRecords(err error) bool {
+	// A name known (in /etc/hosts, say) only with addresses of the other
+	// family: Go's resolver filters them out and says so.
+	var addrErr *net.AddrError
+	if errors.As(err, &addrErr) && strings.Contains(addrErr.Err, "no suitable address") {
+		return true
+	}
 	var dnsErr *net.DNSError
 	if !errors.As(err, &dnsErr) {
 		return false
