@@ -3,6 +3,7 @@
 # not by go test:
 #
 #	sudo scripts/bench-auth.sh [authbench flags, e.g. -duration 5s -rounds 3]
+#	sudo BENCH_REV=HEAD scripts/bench-auth.sh    # a commit, not the work tree
 #
 # It builds myapp as a release is built (CGO_ENABLED=0 -trimpath
 # -ldflags='-s -w', as .goreleaser.yaml) and internal/authbench the same
@@ -36,7 +37,8 @@ cd "$(dirname "$0")/.."
 
 require_root
 require_go
-install_packages wrk mariadb-server postgresql util-linux
+# Progress goes to stderr, as authbench's: stdout is the report alone.
+install_packages wrk mariadb-server postgresql util-linux >&2
 
 tmp=$(mktemp -d /tmp/bench-auth.XXXXXX)
 cleanup() {
@@ -45,9 +47,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "==> building myapp and authbench (CGO_ENABLED=0 -trimpath -ldflags='-s -w', like a release)"
-CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$tmp/myapp" .
-CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$tmp/authbench" ./internal/authbench
+# BENCH_REV=<commit> measures that commit, exported from git, whatever
+# the work tree holds; by default the work tree is built.
+src=. label=$(git describe --always --dirty 2>/dev/null || echo unknown)
+if [[ -n ${BENCH_REV:-} ]]; then
+	label=$(git rev-parse --short "$BENCH_REV^{commit}") || die "BENCH_REV=$BENCH_REV is no commit"
+	src=$tmp/src
+	mkdir "$src"
+	git archive "$label" | tar -x -C "$src"
+fi
+echo "==> building myapp $label and authbench (CGO_ENABLED=0 -trimpath -ldflags='-s -w', like a release)" >&2
+(
+	cd "$src"
+	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=$label" -o "$tmp/myapp" .
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$tmp/authbench" ./internal/authbench
+)
 
 # machine_busy prints how busy the CPUs were over 2 seconds, in % of all.
 machine_busy() {
@@ -75,27 +89,27 @@ exec 9>>"$lock"
 deadline=$((SECONDS + idle_wait)) said=0
 while :; do
 	while busy=$(machine_busy) && ((busy > idle_pct && SECONDS < deadline)); do
-		((said++ == 0)) && echo "==> waiting for idle CPUs (${busy}% busy, want <= ${idle_pct}%; up to ${idle_wait}s)"
+		((said++ == 0)) && echo "==> waiting for idle CPUs (${busy}% busy, want <= ${idle_pct}%; up to ${idle_wait}s)" >&2
 	done
 	if ! flock -n 9; then
-		echo "==> another myapp test or demo holds $lock; waiting for it to finish"
+		echo "==> another myapp test or demo holds $lock; waiting for it to finish" >&2
 		flock -w 7200 9 || die "waited two hours for $lock"
 	fi
 	busy=$(machine_busy)
 	((busy <= idle_pct || SECONDS >= deadline)) && break
 	flock -u 9
 done
-((busy <= idle_pct)) || echo "==> measuring on busy CPUs (${busy}%): the figures will be low and noisy"
-echo "==> holding $lock (CPUs ${busy}% busy)"
+((busy <= idle_pct)) || echo "==> measuring on busy CPUs (${busy}%): the figures will be low and noisy" >&2
+echo "==> holding $lock (CPUs ${busy}% busy)" >&2
 
 # The database servers must not inherit the lock's descriptor: they
 # would hold the lock for as long as they run.
 if [[ -z ${MYAPP_TEST_POSTGRES_URL:-} ]]; then
-	start_postgres 9>&-
+	start_postgres 9>&- >&2
 fi
 if [[ -z ${MYAPP_TEST_MYSQL_URL:-} ]]; then
-	start_mariadb 9>&-
+	start_mariadb 9>&- >&2
 fi
 
-"$tmp/authbench" -myapp "$tmp/myapp" -wrk "$(command -v wrk)" \
+"$tmp/authbench" -myapp "$tmp/myapp" -label "$label" -wrk "$(command -v wrk)" \
 	-postgres "$MYAPP_TEST_POSTGRES_URL" -mysql "$MYAPP_TEST_MYSQL_URL" "$@" 9>&-

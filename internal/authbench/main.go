@@ -21,6 +21,7 @@ package main
 import (
 	"context"
 	"debug/buildinfo"
+	"debug/elf"
 	"flag"
 	"fmt"
 	"os"
@@ -33,6 +34,7 @@ import (
 
 type config struct {
 	myapp      string        // the myapp binary to benchmark
+	label      string        // what source it was built from, for the report
 	wrk        string        // wrk binary
 	duration   time.Duration // per measurement
 	rounds     int           // alternating bare and /me runs; rounds of rotations
@@ -52,6 +54,7 @@ func main() {
 	var c config
 	srvCPUs, cliCPUs := defaultPinning()
 	flag.StringVar(&c.myapp, "myapp", "", "myapp binary to benchmark (required; build it as a release is built)")
+	flag.StringVar(&c.label, "label", "", "the source the binary was built from (a commit), for the report")
 	flag.StringVar(&c.wrk, "wrk", "wrk", "wrk binary")
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "length of each measurement")
 	flag.IntVar(&c.rounds, "rounds", 5, "rounds of each measurement; the medians are reported")
@@ -177,6 +180,12 @@ func buildOf(path string) string {
 		case "CGO_ENABLED", "-trimpath", "-ldflags", "GOAMD64", "-tags":
 			flags = append(flags, s.Key+"="+s.Value)
 		}
+	}
+	// -trimpath leaves -ldflags out of the build info; the symbol and DWARF
+	// sections tell whether -s -w were given.
+	if f, err := elf.Open(path); err == nil {
+		flags = append(flags, fmt.Sprintf("symbols=%t DWARF=%t", f.Section(".symtab") != nil, f.Section(".debug_info") != nil))
+		f.Close()
 	}
 	return bi.GoVersion + ", " + strings.Join(flags, " ")
 }

@@ -66,8 +66,12 @@ func (r *report) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "- Logins: Argon2id m=19 MiB t=2 p=1, hashes bounded by the server's semaphore; server cores %.2f, client cores %.2f; VmHWM %d KiB over the server's whole life (a fresh process).\n",
 		r.logins.serverCores, r.logins.clientCores, r.peakKB)
-	fmt.Fprintf(w, "\nMachine: %s; load average %s. myapp: %s. Each measurement %s (after 1 s of warm-up for the Go client), %d rounds; run took %s.\n",
-		r.machine, r.load, r.build, c.duration, c.rounds, r.took)
+	label := c.label
+	if label == "" {
+		label = "unlabelled"
+	}
+	fmt.Fprintf(w, "\nMachine: %s; load average %s. myapp %s: %s. Each measurement %s (after 1 s of warm-up for the Go client), %d rounds; run took %s.\n",
+		r.machine, r.load, label, r.build, c.duration, c.rounds, r.took)
 }
 
 func verdict(ok bool) string {
