@@ -59,6 +59,11 @@ func TestErrors(t *testing.T) {
 		{"no domains", strings.Replace(good, `domains = ["shop.example.com", "www.shop.example.com"]`, `domains = []`, 1), "at least one", 2},
 		{"dup domain", strings.Replace(good, `"www.shop.example.com"`, `"shop.example.com"`, 1), "twice", 2},
 		{"wildcard without dns", strings.Replace(good, `"www.shop.example.com"`, `"*.shop.example.com"`, 1), "DNS-01", 2},
+		// The first name names the certificate's directory and is the name
+		// the site is checked with: a wildcard cannot be either.
+		{"wildcard first", strings.NewReplacer(`"shop.example.com", "www.shop.example.com"`, `"*.shop.example.com", "shop.example.com"`,
+			"[acme]\n", "[acme]\ndns_provider = \"exec\"\n").Replace(good),
+			`domains[0]: "*.shop.example.com": the first domain cannot be a wildcard (it names the certificate and is the name the site is checked with)` + "\nhint: put a plain name first, e.g. domains = [\"shop.example.com\", \"*.shop.example.com\"]", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse(t, tc.text, nil)

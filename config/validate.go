@@ -57,6 +57,11 @@ func (c *Config) validate() error {
 		if err := ValidateDomain(d, c.ACME.DNSProvider != ""); err != nil {
 			return bad(fmt.Sprintf("domains[%d]", i), "%q: %v", d, err)
 		}
+		if i == 0 && strings.HasPrefix(d, "*.") {
+			e := c.Errorf("domains[0]", "%q: the first domain cannot be a wildcard (it names the certificate and is the name the site is checked with)", d)
+			e.Hint = fmt.Sprintf("put a plain name first, e.g. domains = [%q, %q]", d[2:], d)
+			return e
+		}
 		if seen[d] {
 			return bad(fmt.Sprintf("domains[%d]", i), "%q is listed twice", d)
 		}
