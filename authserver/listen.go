@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,15 +22,18 @@ const (
 	writeTimeout   = 30 * time.Second
 	idleTimeout    = 120 * time.Second
 	maxHeaderBytes = 16 << 10
-	// shutdownGrace is how long in-flight requests get to finish after
-	// ctx is cancelled; systemd's default stop timeout is 90 s.
-	shutdownGrace = 10 * time.Second
 )
+
+// shutdownGrace is how long in-flight requests get to finish after ctx is
+// cancelled; systemd's default stop timeout is 90 s. A variable so that a
+// test need not wait for it.
+var shutdownGrace = 10 * time.Second
 
 // ListenAndServe serves h on addr until ctx is cancelled, then stops
 // accepting connections and waits up to 10 s for requests in flight. It
-// returns nil after such a shutdown, and an error if the address cannot
-// be bound or serving fails.
+// returns nil after such a shutdown, also when connections still busy
+// after the wait had to be closed (logged to slog.Default), and an error
+// if the address cannot be bound or serving fails.
 func ListenAndServe(ctx context.Context, addr string, h http.Handler) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
@@ -56,7 +61,28 @@ func newHTTPServer(h http.Handler) *http.Server {
 // Serve is ListenAndServe on a listener the caller opened (to report a
 // port in use before announcing the server; tests use port 0).
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	return serve(ctx, ln, h, slog.Default())
+}
+
+// Serve serves s.Handler() on ln as the package's Serve does, logging
+// the connections a shutdown had to cut off to the server's Logger.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return serve(ctx, ln, s.Handler(), s.log)
+}
+
+func serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
 	srv := newHTTPServer(h)
+	// open counts the connections not yet closed: after the grace, the
+	// ones Shutdown has not closed as idle are busy, and are cut off.
+	var open atomic.Int64
+	srv.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -67,6 +93,16 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A client slower than the grace must not turn a stop into a
+		// failure (systemd would mark the unit failed): it loses its
+		// request, as it would have at systemd's own stop timeout.
+		n := open.Load()
+		srv.Close() // its only error is the listener's, closed already
+		err = nil
+		log.Warn("shutdown grace over: closed connections still busy", "addr", ln.Addr().String(),
+			"connections", n, "grace", shutdownGrace)
+	}
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}

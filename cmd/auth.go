@@ -40,7 +40,8 @@ func newAuthCmd(g *Globals) *cobra.Command {
 		Use:   "serve",
 		Short: "Run the auth server (what <app>-auth.service runs)",
 		Long: `Run the auth server until SIGTERM or Ctrl-C, then finish the requests in
-flight (up to 10 s) and exit 0. SECRET_KEY signs access tokens; during a key
+flight (up to 10 s; connections still busy after that are closed and
+counted in the log) and exit 0. SECRET_KEY signs access tokens; during a key
 rotation SECRET_KEY_PREVIOUS is still accepted (see auth rotate-key).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runAuthServe(c.Context(), g, opts) },
@@ -230,7 +231,7 @@ func runAuthServe(ctx context.Context, g *Globals, opts *AuthOptions) error {
 		return err
 	}
 	logger.Info("auth server listening", "addr", ln.Addr().String(), "app", e.cfg.App, "previous_key", len(previous) > 0)
-	if err := authserver.Serve(ctx, ln, srv.Handler()); err != nil {
+	if err := srv.Serve(ctx, ln); err != nil {
 		return authserver.RedactError(err, e.dbURL)
 	}
 	logger.Info("auth server stopped")

@@ -162,6 +162,31 @@ func TestAuthServeGracefulStopAndKeyRotation(t *testing.T) {
 	os.Remove(filepath.Join(dir, ".env"))
 }
 
+// A client that holds its request past the 10 s shutdown grace does not
+// make the stop a failure (systemd would mark the unit failed): it is cut
+// off, the log says so, and the server exits 0 with its clean-stop line.
+func TestAuthServeStopCutsOffASlowClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the 10 s shutdown grace")
+	}
+	dir := authProject(t, "sqlite:///"+filepath.Join(t.TempDir(), "app.db"))
+	srv := startAuthServe(t, dir)
+	slow, err := net.Dial("tcp", strings.TrimPrefix(srv.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	// Half a login body, then nothing: the server waits for the rest.
+	fmt.Fprint(slow, "POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"username\":")
+	time.Sleep(200 * time.Millisecond)
+	srv.stop(t)
+	logs := srv.stderr.String()
+	if !strings.Contains(logs, "shutdown grace over") || !strings.Contains(logs, "connections=1") ||
+		!strings.Contains(logs, "auth server stopped") || strings.Contains(logs, "myapp:") {
+		t.Errorf("log after a stop with a slow client:\n%s", logs)
+	}
+}
+
 // TestAuthServePortInUse: a port another process holds is an error naming
 // the address with a hint, and the server never announces it is listening.
 func TestAuthServePortInUse(t *testing.T) {
