@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -192,7 +193,8 @@ func hostApps() ([]hostApp, error) {
 	var apps []hostApp
 	for _, e := range ents {
 		n := e.Name()
-		if n == localCADir || strings.HasPrefix(n, ".") || (!e.IsDir() && e.Type()&fs.ModeSymlink == 0) {
+		if n == localCADir || strings.HasPrefix(n, ".") || (!e.IsDir() && e.Type()&fs.ModeSymlink == 0) ||
+			strings.ContainsFunc(n, unicode.IsControl) { // never an app (init names them), and would forge output lines
 			continue
 		}
 		apps = append(apps, hostApp{name: n, config: dir + "/" + n + "/myapp.toml"})
@@ -430,6 +432,13 @@ func statusOf(ctx context.Context, h host.Host, cfg *config.Config) (certStatus,
 	}
 	st := provision.LoadCertState(ctx, h, p)
 	d := provision.DecideLeaf(leaf, cfg.Domains, st, time.Now())
+	if leaf != nil {
+		// What cert renew would find: a chain without its key (or with
+		// another key) is replaced on the next run, whatever its dates.
+		if _, problem, err := provision.UsableCert(ctx, h, p); err == nil && problem != "" {
+			d.Due, d.RenewAt, d.Reason = true, time.Now(), problem+": the next cert renew replaces it"
+		}
+	}
 	s := certStatus{App: cfg.App, Config: cfg.Path, Name: cfg.Domains[0], Path: p.Fullchain, Installed: leaf != nil, Due: d.Due, Detail: d.Reason,
 		NextRenewal: d.RenewAt.UTC(), LastResult: st.LastResult, LastAttempt: st.LastAttempt.UTC(), LastError: st.LastError}
 	if leaf != nil {
@@ -472,6 +481,7 @@ func writeStatus(w io.Writer, s certStatus) {
 	}
 	if !s.Installed {
 		fmt.Fprintf(w, "%s: no certificate at %s\n", s.Name, s.Path)
+		writeLastResult(w, s)
 		return
 	}
 	fmt.Fprintf(w, "%s\n  domains:       %s\n  issuer:        %s\n  serial:        %s\n  expires:       %s\n  next renewal:  %s\n  decision:      %s\n",
@@ -479,10 +489,16 @@ func writeStatus(w io.Writer, s certStatus) {
 	if len(s.ARIWindow) == 2 {
 		fmt.Fprintf(w, "  CA window:     %s to %s\n", s.ARIWindow[0], s.ARIWindow[1])
 	}
+	writeLastResult(w, s)
+}
+
+// writeLastResult prints the last attempt and any backoff, continuation
+// lines of a multi-line error indented under the first.
+func writeLastResult(w io.Writer, s certStatus) {
 	if s.LastResult != "" {
 		fmt.Fprintf(w, "  last result:   %s at %s", s.LastResult, s.LastAttempt.Format(time.RFC3339))
 		if s.LastError != "" {
-			fmt.Fprintf(w, ": %s", s.LastError)
+			fmt.Fprintf(w, ": %s", strings.ReplaceAll(strings.TrimRight(s.LastError, "\n"), "\n", "\n                 "))
 		}
 		fmt.Fprintln(w)
 	}

@@ -207,6 +207,7 @@ func TestCertRenewAllNotDue(t *testing.T) {
 	h.mkdir("/etc/myapp/notes")
 	h.write(h.root+"/etc/myapp/README", []byte("hello"), 0o644)
 	h.write(h.root+"/etc/myapp/.old/myapp.toml", []byte("bogus = 1\n"), 0o644)
+	h.write(h.root+"/etc/myapp/x\nalpha.test: renewed/myapp.toml", []byte("bogus = 1\n"), 0o644) // forging a line
 
 	code, stdout, stderr := h.run("cert", "renew", "--all")
 	if code != 0 {

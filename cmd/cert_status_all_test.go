@@ -2,9 +2,12 @@ package cmd
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/myapp/myapp/provision"
 )
 
 // statusJSON is `cert status --output json` as a script reads it.
@@ -102,5 +105,38 @@ func TestCertStatusAllOK(t *testing.T) {
 	code, stdout, stderr := h.run("cert", "status", "--all")
 	if code != 0 || stderr != "" || !strings.HasPrefix(stdout, "alpha.test\n") || !strings.Contains(stdout, "\n\nbeta.test\n") {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
+
+// TestCertStatusDamagedAndMissing: a chain whose key is gone is shown as
+// due (cert renew replaces it), not "not due"; an app without a
+// certificate still shows its last failure and backoff, its multi-line
+// error indented.
+func TestCertStatusDamagedAndMissing(t *testing.T) {
+	h := newTestHost(t)
+	h.notDue("alpha")
+	p := h.root + "/etc/myapp/alpha/certs/alpha.test/privkey.pem"
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	h.config("beta", "beta", "")
+	now := time.Now()
+	h.state("beta", provision.CertState{LastAttempt: now.Add(-time.Minute), LastResult: "failed",
+		LastError: "preflight: the CA would fail to validate:\n  beta.test: no A or AAAA record", Failures: 1, NextAttempt: now.Add(30 * time.Minute)})
+
+	code, stdout, stderr := h.run("cert", "status", "--all", "--output", "json")
+	var st statusJSON
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil || code != 0 || len(st.Certificates) != 2 {
+		t.Fatalf("exit %d, %v\n%s\n%s", code, err, stdout, stderr)
+	}
+	if a := st.Certificates[0]; !a.Installed || !a.Due || !strings.Contains(a.Detail, "no private key") {
+		t.Errorf("alpha without its key: installed %v due %v detail %q, want due naming the missing key", a.Installed, a.Due, a.Detail)
+	}
+	_, stdout, _ = h.run("cert", "status", "--all")
+	if !strings.Contains(stdout, "beta.test: no certificate at ") ||
+		!strings.Contains(stdout, "  last result:   failed at ") ||
+		!strings.Contains(stdout, "\n                   beta.test: no A or AAAA record\n") ||
+		!strings.Contains(stdout, "  backing off:   next attempt after ") {
+		t.Errorf("text status:\n%s", stdout)
 	}
 }
