@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -22,9 +23,12 @@ const (
 	argonKeyLen  = 32
 	argonSaltLen = 16
 
+	// minPasswordLen counts characters (runes), as a person counts them:
+	// three CJK characters are three, not nine.
 	minPasswordLen = 8
-	// maxPasswordLen keeps request bodies small and hashing predictable;
-	// it is far above anything a password manager generates.
+	// maxPasswordLen, in bytes of UTF-8, keeps request bodies small and
+	// hashing predictable; it is far above anything a password manager
+	// generates.
 	maxPasswordLen = 1024
 )
 
@@ -50,11 +54,11 @@ var (
 func ValidatePassword(pw string) error { return validatePassword(pw) }
 
 func validatePassword(pw string) error {
-	switch {
-	case len(pw) < minPasswordLen:
-		return fmt.Errorf("%w: too short, at least %d characters", ErrInvalidPassword, minPasswordLen)
+	switch n := utf8.RuneCountInString(pw); {
+	case n < minPasswordLen:
+		return fmt.Errorf("%w: too short: %d characters, at least %d", ErrInvalidPassword, n, minPasswordLen)
 	case len(pw) > maxPasswordLen:
-		return fmt.Errorf("%w: too long, at most %d bytes", ErrInvalidPassword, maxPasswordLen)
+		return fmt.Errorf("%w: too long: %d bytes, at most %d bytes of UTF-8", ErrInvalidPassword, len(pw), maxPasswordLen)
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package authserver
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +67,37 @@ func TestHashSemaphoreHonoursContext(t *testing.T) {
 	}
 	for range cap(st.hashes) {
 		<-st.hashes
+	}
+}
+
+// The minimum length counts characters, the maximum bytes, on every path
+// that sets a password.
+func TestPasswordLengthBounds(t *testing.T) {
+	st := openTestStore(t)
+	if err := st.AddUser(t.Context(), "alice", testPassword); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		pw   string
+		want string // "" for accepted
+	}{
+		{"密码字", "too short: 3 characters, at least 8"}, // nine bytes
+		{"1234567", "too short: 7 characters"},
+		{"12345678", ""},
+		{"密码字密码字密码", ""},
+		{"pässwörd", ""},
+		{strings.Repeat("p", maxPasswordLen), ""},
+		{strings.Repeat("密", 342), "too long: 1026 bytes, at most 1024 bytes"}, // 342 characters
+	} {
+		for name, set := range map[string]func(string) error{
+			"ValidatePassword": ValidatePassword,
+			"AddUser":          func(pw string) error { return st.AddUser(t.Context(), "u"+fmt.Sprint(len(pw)), pw) },
+			"SetPassword":      func(pw string) error { return st.SetPassword(t.Context(), "alice", pw) },
+		} {
+			err := set(tt.pw)
+			if tt.want == "" && err != nil || tt.want != "" && (!errors.Is(err, ErrInvalidPassword) || !strings.Contains(fmt.Sprint(err), tt.want)) {
+				t.Errorf("%s(%d characters, %d bytes): %v; want %q", name, len([]rune(tt.pw)), len(tt.pw), err, tt.want)
+			}
+		}
 	}
 }

@@ -117,12 +117,15 @@ func TestAuthUserInputErrors(t *testing.T) {
 		{"empty password line", "\n", []string{"add", "bob", "--password-stdin"}, 2, "no password"},
 		{"short password", "short\n", []string{"add", "bob", "--password-stdin"}, 2, "invalid password: too short"},
 		{"long password", strings.Repeat("p", 2000) + "\n", []string{"add", "bob", "--password-stdin"}, 2, "invalid password: too long"},
+		{"three CJK characters (nine bytes)", "密码字\n", []string{"add", "bob", "--password-stdin"}, 2, "invalid password: too short: 3 characters, at least 8"},
+		{"long password in bytes", strings.Repeat("密", 400) + "\n", []string{"add", "bob", "--password-stdin"}, 2, "too long: 1200 bytes, at most 1024 bytes"},
 		{"no terminal for the prompt", "", []string{"add", "bob"}, 2, "--password-stdin"},
 		{"bad hash", "$2b$10$tooshort\n", []string{"add", "bob", "--hash-stdin"}, 2, "unsupported password hash"},
 		{"both stdin flags", "x\n", []string{"add", "bob", "--hash-stdin", "--password-stdin"}, 2, "exclude each other"},
 		{"no name", "", []string{"add"}, 2, "accepts 1 arg"},
 		{"passwd: bad name", "a good password\n", []string{"passwd", "bo\u200db", "--password-stdin"}, 2, "invalid username"},
 		{"passwd: short password", "short\n", []string{"passwd", "alice", "--password-stdin"}, 2, "too short"},
+		{"passwd: three CJK characters", "密码字\n", []string{"passwd", "alice", "--password-stdin"}, 2, "too short: 3 characters"},
 		{"passwd: unknown user", "a good password\n", []string{"passwd", "nobody", "--password-stdin"}, 1, `no user "nobody" in the auth database`},
 		{"disable: bad name", "", []string{"disable", "alice\u00a0"}, 2, "a space other than U+0020"},
 		{"disable: unknown user", "", []string{"disable", "nobody"}, 1, `no user "nobody" in the auth database`},
@@ -145,6 +148,11 @@ func TestAuthUserInputErrors(t *testing.T) {
 	code, out, errs := cli(t, dir, "", "auth", "user", "list", "--output", "json")
 	if code != 0 || strings.Count(out, `"username"`) != 1 {
 		t.Fatalf("after the refused commands, list: exit %d\n%s%s", code, out, errs)
+	}
+
+	// Eight characters are enough however many bytes they take.
+	if code, _, errs := cli(t, dir, "密码字密码字密码\n", "auth", "user", "add", "cjk", "--password-stdin"); code != 0 {
+		t.Fatalf("add with eight CJK characters: exit %d %s", code, errs)
 	}
 
 	// A name typed decomposed (NFD) is the precomposed (NFC) user.
