@@ -8,7 +8,8 @@
 # `myapp init --host web1` over real SSH, prints the URL and curls it, and
 # tears everything down. --keep keeps it all running until Ctrl-C.
 #
-# It needs ports 80, 443, 8000, 8053, 14000 and 15000 free on this machine.
+# It needs ports 80, 443, 8000, 8053, 9000, 14000 and 15000 free on this
+# machine, and stops this machine's own nginx if it runs (it is not restarted).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

@@ -78,12 +78,12 @@ require_free_ports() {
 	for port in "$@"; do
 		if [[ -n $(ss -Hltn "sport = :$port") ]]; then
 			ss -Hltnp "sport = :$port" >&2 || true
-			die "port $port is in use on this machine (the test host, Pebble and the stub backend need 80 443 8000 8053 14000 15000)"
+			die "port $port is in use on this machine (the test host, its auth server, Pebble and the stub backend need ${E2E_PORTS[*]})"
 		fi
 	done
 }
 
-E2E_PORTS=(80 443 8000 8053 14000 15000)
+E2E_PORTS=(80 443 8000 8053 9000 14000 15000)
 
 # The auth server's MySQL and PostgreSQL tests (authserver, cmd) read these
 # URLs; under CI=true they fail without them. The databases listen on

@@ -32,7 +32,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *myapp, *frontend, *keep); err != nil {
+	err := run(ctx, *myapp, *frontend, *keep)
+	done(err)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -114,9 +116,12 @@ func run(ctx context.Context, myapp, frontend string, keep bool) error {
 		return fmt.Errorf("myapp init: %w", err)
 	}
 
-	fmt.Printf("\nURL: https://shop.test/ (DNS: shop.test -> 127.0.0.1; trust %s)\n", rootFile)
+	fmt.Printf("\nURL: https://shop.test/\n"+
+		"  shop.test resolves to 127.0.0.1 (the throwaway host shares this machine's loopback);\n"+
+		"  its certificate comes from Pebble, a test CA: trust its root %s, which is\n"+
+		"  deleted with everything else when the demo ends (--keep keeps it running)\n", rootFile)
 	for _, u := range []string{"https://shop.test/", "https://shop.test/auth/healthz"} {
-		step("curl " + u)
+		step("curl --resolve shop.test:443:127.0.0.1 --cacert " + rootFile + " " + u)
 		if err := sh(setup, "curl", "--silent", "--show-error", "--include", "--max-time", "20",
 			"--resolve", "shop.test:443:127.0.0.1", "--cacert", rootFile, u); err != nil {
 			return fmt.Errorf("curl %s: %w", u, err)
@@ -129,6 +134,14 @@ func run(ctx context.Context, myapp, frontend string, keep bool) error {
 		<-ctx.Done()
 	}
 	return nil
+}
+
+// done is the demo's last word, after the host is stopped.
+func done(err error) {
+	if err == nil {
+		step("demo done: the host, Pebble and the stub backend are stopped and removed " +
+			"(the cached Debian root filesystem stays in /var/cache/myapp-e2e for the next run)")
+	}
 }
 
 func step(msg string) { fmt.Printf("==> %s\n", msg) }
