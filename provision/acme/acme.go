@@ -196,9 +196,10 @@ func (is *Issuer) Obtain(ctx context.Context, req Request) (*Certificate, error)
 		}
 		res, err = client.Certificate.Obtain(or)
 	}
-	if err != nil && or.ReplacesCertID != "" && strings.Contains(err.Error(), "replace") {
-		// The CA refused the "replaces" hint (e.g. already replaced by an
-		// order that failed later): order plainly instead.
+	if err != nil && or.ReplacesCertID != "" && refusedReplaces(err) {
+		// The CA refused the "replaces" hint (already replaced by an order
+		// that failed later, or a certificate of an issuer it no longer
+		// knows): order plainly instead.
 		or.ReplacesCertID = ""
 		res, err = client.Certificate.Obtain(or)
 	}
@@ -206,6 +207,13 @@ func (is *Issuer) Obtain(ctx context.Context, req Request) (*Certificate, error)
 		return nil, classify(fmt.Errorf("obtain certificate for %s: %w", strings.Join(req.Domains, ", "), err))
 	}
 	return &Certificate{Fullchain: res.Certificate, Key: res.PrivateKey}, nil
+}
+
+// refusedReplaces reports whether an order failed on its "replaces"
+// field (RFC 9773 §5): the CA's messages name it, or the ARI CertID.
+func refusedReplaces(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "replace") || strings.Contains(msg, "certid") || strings.Contains(msg, "renewal info")
 }
 
 // setChallenges answers DNS-01 through the provider when there is one,
