@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -64,7 +65,7 @@ func readBody(r *http.Request) (bodyFields, error) {
 		if err := dec.Decode(&f); err == io.EOF {
 			return f, nil // fetch() with a JSON content type and no body
 		} else if err != nil {
-			return f, fmt.Errorf("malformed JSON body: %w", err)
+			return f, fmt.Errorf("malformed JSON body: %w", jsonBodyError(err))
 		}
 		if _, err := dec.Token(); err != io.EOF {
 			return f, errors.New("malformed JSON body: data after the object")
@@ -73,6 +74,30 @@ func readBody(r *http.Request) (bodyFields, error) {
 		return f, errUnsupportedMedia
 	}
 	return f, nil
+}
+
+// jsonBodyError words a decoding error for the client: encoding/json's
+// type errors name this package's Go types, which mean nothing to it.
+// Every field of bodyFields is a string.
+func jsonBodyError(err error) error {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	kind, _, _ := strings.Cut(te.Value, " ") // "number 1e999" is a number
+	got, ok := jsonKinds[kind]
+	if !ok {
+		got = kind
+	}
+	if te.Field == "" {
+		return fmt.Errorf("want an object, got %s", got)
+	}
+	return fmt.Errorf("%s must be a string, not %s", te.Field, got)
+}
+
+// jsonKinds names the kinds of JSON value an UnmarshalTypeError reports.
+var jsonKinds = map[string]string{
+	"number": "a number", "string": "a string", "bool": "true or false", "array": "an array", "object": "an object",
 }
 
 // refreshTokenFrom finds the refresh token in the body or else the cookie.

@@ -114,6 +114,37 @@ func TestLoginBadRequests(t *testing.T) {
 	wantError(t, resp, body, 400, "invalid_request")
 }
 
+// A body field of the wrong JSON type is named in plain words: the detail
+// never shows the server's Go types.
+func TestBodyTypeErrorsNameTheField(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct{ path, body, want string }{
+		{"/token", `{"username":5,"password":"x"}`, "username must be a string, not a number"},
+		{"/token", `{"username":"alice","password":true}`, "password must be a string, not true or false"},
+		{"/token", `{"username":{"name":"alice"},"password":"x"}`, "username must be a string, not an object"},
+		{"/token", `["alice","x"]`, "want an object, got an array"},
+		{"/token", `"alice"`, "want an object, got a string"},
+		{"/token/refresh", `{"refresh_token":["a","b"]}`, "refresh_token must be a string, not an array"},
+		{"/logout", `{"refresh_token":1e999}`, "refresh_token must be a string, not a number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path+" "+tt.body, func(t *testing.T) {
+			resp, body := e.do("POST", tt.path, "application/json", tt.body)
+			wantError(t, resp, body, http.StatusBadRequest, "invalid_request")
+			var got struct{ Detail string }
+			json.Unmarshal(body, &got)
+			if want := "malformed JSON body: " + tt.want; got.Detail != want {
+				t.Errorf("detail %q, want %q", got.Detail, want)
+			}
+			for _, leak := range []string{"bodyFields", "Go ", "struct", "authserver"} {
+				if strings.Contains(got.Detail, leak) {
+					t.Errorf("detail shows %q: %s", leak, got.Detail)
+				}
+			}
+		})
+	}
+}
+
 func TestMe(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b string) {
 		e := newEnvOn(t, b)
