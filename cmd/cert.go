@@ -211,12 +211,12 @@ var errNotApp = errors.New("not an app directory")
 // loadHostApp loads an app's installed config. The app must live in the
 // directory named after it: that is where its certificates are.
 func loadHostApp(g *Globals, a hostApp) (*config.Config, error) {
-	raw, err := os.ReadFile(a.config)
+	raw, err := config.ReadFile(a.config)
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
 		return nil, errNotApp
 	case err != nil:
-		return nil, &config.Error{File: a.config, Msg: err.Error()}
+		return nil, err
 	}
 	cfg, err := config.Parse(a.config, raw, g.Getenv)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,7 +89,10 @@ type Error struct {
 	Key       string
 	Msg       string
 	Hint      string
+	Err       error // the cause, when there is one (reading the file)
 }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -119,15 +123,46 @@ const (
 // Load reads, decodes strictly, applies environment overrides and defaults,
 // and validates path. getenv is os.Getenv in production.
 func Load(path string, getenv func(string) string) (*Config, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, &Error{File: path, Msg: "config file not found",
-				Hint: "create myapp.toml (see README.md) or pass --config FILE"}
+				Hint: "create myapp.toml (see README.md) or pass --config FILE", Err: err}
 		}
-		return nil, &Error{File: path, Msg: err.Error()}
+		return nil, err
 	}
 	return Parse(path, raw, getenv)
+}
+
+// MaxFileSize bounds a config file: a real one is a few hundred bytes, and
+// a huge file (a wrong path, a log) must not take the memory of a host.
+const MaxFileSize = 1 << 20
+
+// ReadFile reads a config file of at most MaxFileSize bytes. Its errors
+// are *Error naming the file; os.ErrNotExist still matches errors.Is.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: pathErrMsg(err), Err: err}
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, &Error{File: path, Msg: pathErrMsg(err), Err: err}
+	}
+	if len(raw) > MaxFileSize {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("larger than %d KiB: not a myapp.toml", MaxFileSize>>10)}
+	}
+	return raw, nil
+}
+
+// pathErrMsg is err without the path an *os.PathError repeats.
+func pathErrMsg(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // Parse is Load for bytes already read.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -128,5 +129,29 @@ func TestHostConfigRoundTrip(t *testing.T) {
 	}
 	if c2.App != "shop" || c2.ACME.CARoots != "/etc/myapp/shop/ca-roots.pem" {
 		t.Fatalf("round trip lost values: %+v", c2)
+	}
+}
+
+// TestLoadRefusesHugeAndNamesReadErrors: a file far larger than any
+// myapp.toml is refused before it is read whole; a directory given as the
+// config is named once, with the reason.
+func TestLoadRefusesHugeAndNamesReadErrors(t *testing.T) {
+	dir := t.TempDir()
+	huge := filepath.Join(dir, "huge.toml")
+	if err := os.WriteFile(huge, bytes.Repeat([]byte("# padding\n"), MaxFileSize/10+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(huge, nil)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.File != huge || !strings.Contains(err.Error(), "larger than 1024 KiB") {
+		t.Errorf("Load(huge) = %v", err)
+	}
+	_, err = Load(dir, nil)
+	if !errors.As(err, &ce) || err.Error() != dir+": is a directory" {
+		t.Errorf("Load(a directory) = %q", err)
+	}
+	_, err = Load(filepath.Join(dir, "nope.toml"), nil)
+	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "config file not found") {
+		t.Errorf("Load(missing) = %v", err)
 	}
 }
