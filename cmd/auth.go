@@ -75,6 +75,19 @@ func loadAuthEnv(g *Globals, opts *AuthOptions, needSecret bool) (*authEnv, erro
 		file = filepath.Join(cfg.Dir, ".env")
 	}
 	var fileEnv *envfile.File
+	if opts.EnvFile != "" {
+		// A file named on the command line must be readable: a directory
+		// or a typo is not a file without the keys.
+		data, err := os.ReadFile(opts.EnvFile)
+		if err != nil {
+			return nil, usageErrorf("--env: %v", err)
+		}
+		fileEnv = envfile.Parse(data)
+	}
+	// readErr is why the default .env could not be read. It matters only
+	// if a key is missing: the unit passes the keys in the environment
+	// (EnvironmentFile=) to a user that may not read the 0600 file.
+	var readErr error
 	var from string // where the last lookup found its value
 	lookup := func(k string) string {
 		if v := g.Getenv(k); v != "" {
@@ -84,25 +97,26 @@ func loadAuthEnv(g *Globals, opts *AuthOptions, needSecret bool) (*authEnv, erro
 		from = k + " in " + file
 		if fileEnv == nil {
 			data, err := os.ReadFile(file)
-			if err != nil && !(errors.Is(err, os.ErrNotExist) && opts.EnvFile == "") {
-				fileEnv = envfile.Parse(nil)
-				return ""
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				readErr = err
 			}
 			fileEnv = envfile.Parse(data)
 		}
 		v, _ := fileEnv.Get(k)
 		return v
 	}
-	if opts.EnvFile != "" {
-		if _, err := os.Stat(opts.EnvFile); err != nil {
-			return nil, usageErrorf("--env: %v", err)
-		}
-	}
 	e := &authEnv{cfg: cfg, file: file, secret: lookup("SECRET_KEY"), previous: lookup("SECRET_KEY_PREVIOUS"),
 		dbURL: cfg.Auth.DBURL, dbURLFrom: "auth.db_url in " + cfg.Path}
 	if e.dbURL == "" {
 		e.dbURL = lookup("DB_URL")
 		e.dbURLFrom = from
+	}
+	if readErr != nil && (e.dbURL == "" || needSecret && len(e.secret) < 32) {
+		hint := "fix the file, or set SECRET_KEY and DB_URL in the environment"
+		if errors.Is(readErr, os.ErrPermission) {
+			hint = "run as a user who may read it (it is 0600: sudo), or set SECRET_KEY and DB_URL in the environment"
+		}
+		return nil, fmt.Errorf("read the auth secrets: %w\nhint: %s", readErr, hint)
 	}
 	if e.dbURL == "" {
 		return nil, usageErrorf("no DB_URL: set it in the environment, in %s, or auth.db_url in %s\nhint: run `myapp env` to write a .env", file, cfg.Path)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/myapp/myapp/envfile"
 )
 
 // Only `auth user add` (and auth serve) may create a SQLite database: the
@@ -114,5 +116,49 @@ func TestAuthServeCreatesTheDatabase(t *testing.T) {
 	}
 	if code, out, errs := cli(t, dir, "", "auth", "user", "list"); code != 0 || !strings.Contains(out, "USERNAME") {
 		t.Errorf("list after the first start: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// An .env that cannot be read is reported with its read error, naming the
+// file, not as one without DB_URL. The default .env may stay unreadable
+// when the environment holds the keys, as the unit passes them
+// (EnvironmentFile=) to a user that may not read the 0600 file.
+func TestAuthEnvFileReadErrors(t *testing.T) {
+	dir := authProject(t, "sqlite:///"+filepath.Join(t.TempDir(), "app.db"))
+	if code, _, errs := cli(t, dir, "a good password\n", "auth", "user", "add", "alice", "--password-stdin"); code != 0 {
+		t.Fatal(errs)
+	}
+	envDir := filepath.Join(t.TempDir(), "dir.db")
+	os.Mkdir(envDir, 0o755)
+	missing := filepath.Join(t.TempDir(), "missing.env")
+	for _, tt := range []struct {
+		env, want string
+	}{
+		{envDir, "--env: read " + envDir + ": is a directory"},
+		{missing, missing + ": no such file or directory"},
+	} {
+		for _, args := range [][]string{{"auth", "user", "list"}, {"auth", "serve", "--listen", "127.0.0.1:9"}} {
+			code, _, errs := cli(t, dir, "", append(args, "--env", tt.env)...)
+			if code != 2 || !strings.Contains(errs, tt.want) || strings.Contains(errs, "no DB_URL") {
+				t.Errorf("myapp %s --env %s: exit %d, want 2 with %q:\n%s", strings.Join(args, " "), tt.env, code, tt.want, errs)
+			}
+		}
+	}
+
+	// The .env beside the config is a directory.
+	envPath := filepath.Join(dir, ".env")
+	data, _ := os.ReadFile(envPath)
+	os.Remove(envPath)
+	os.Mkdir(envPath, 0o755)
+	code, _, errs := cli(t, dir, "", "auth", "user", "list")
+	if code != 1 || !strings.Contains(errs, "read the auth secrets: read "+envPath+": is a directory") || strings.Contains(errs, "no DB_URL") {
+		t.Errorf("list with a directory as .env: exit %d\n%s", code, errs)
+	}
+	env := envfile.Parse(data)
+	dbURL, _ := env.Get("DB_URL")
+	t.Setenv("DB_URL", dbURL)
+	t.Setenv("SECRET_KEY", cliSecret)
+	if code, out, errs := cli(t, dir, "", "auth", "user", "list"); code != 0 || !strings.Contains(out, "alice") {
+		t.Errorf("list with the keys in the environment and an unreadable .env: exit %d\n%s%s", code, out, errs)
 	}
 }
