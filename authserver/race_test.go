@@ -56,7 +56,11 @@ func TestRefreshRacingRevocationLoses(t *testing.T) {
 					}
 					return resp.StatusCode, string(raw)
 				}
-				const workers, rounds = 6, 25
+				// Each worker refreshes until the change stops it (401).
+				// rounds only bounds a run where the change never lands: it
+				// must outlast a password change's Argon2id hash (~30 ms, more
+				// on a busy machine) at ~0.1 ms a rotation on SQLite.
+				const workers, rounds = 6, 2000
 				progress := make(chan struct{}, workers*rounds)
 				var wg sync.WaitGroup
 				for range workers {

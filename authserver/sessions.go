@@ -52,8 +52,7 @@ func (s *Store) createSession(ctx context.Context, p principal, pol policy) (iss
 		out.sessionID, out.refresh = newID(), newRefreshToken()
 		var gen int64
 		var disabled bool
-		err := tx.QueryRowContext(ctx, s.d.q(`SELECT generation, disabled FROM myapp_auth_users WHERE id = ?`+s.d.forShare),
-			p.id).Scan(&gen, &disabled)
+		err := s.hotQueryRow(ctx, tx, sqlSessionUser+s.d.forShare, p.id).Scan(&gen, &disabled)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return errUserChanged
@@ -62,12 +61,10 @@ func (s *Store) createSession(ctx context.Context, p principal, pol policy) (iss
 		case disabled || gen != p.generation:
 			return errUserChanged
 		}
-		if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO myapp_auth_sessions (id, user_id, generation, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?)`), out.sessionID, p.id, gen, now, sessExp); err != nil {
+		if _, err := s.hotExec(ctx, tx, sqlNewSession, out.sessionID, p.id, gen, now, sessExp); err != nil {
 			return fmt.Errorf("create session: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO myapp_auth_refresh_tokens (token_hash, session_id, issued_at, expires_at)
-			VALUES (?, ?, ?, ?)`), hashRefreshToken(out.refresh), out.sessionID, now, tokExp); err != nil {
+		if _, err := s.hotExec(ctx, tx, sqlNewToken, hashRefreshToken(out.refresh), out.sessionID, now, tokExp); err != nil {
 			return fmt.Errorf("store refresh token: %w", err)
 		}
 		return nil
@@ -89,13 +86,21 @@ func (s *Store) createSession(ctx context.Context, p principal, pol policy) (iss
 func (s *Store) rotate(ctx context.Context, presented string, pol policy) (issued, error) {
 	h := hashRefreshToken(presented)
 	now := millis(pol.now)
+	// The successor and its sealed copy are made before the transaction,
+	// which on SQLite holds the one write connection every refresh queues
+	// for; they are CPU work only. A refused refresh wastes them, cheaply.
+	next := newRefreshToken()
+	var seal []byte
+	if pol.grace > 0 {
+		seal = sealSuccessor(presented, next, h)
+	}
 	var out issued
 	var outcome error // a refusal, decided inside the transaction
 	err := s.writeTx(ctx, false, func(tx *sql.Tx) error {
 		out, outcome = issued{}, nil
 		if s.d.lockSession != "" {
 			var sid string
-			err := tx.QueryRowContext(ctx, s.d.q(s.d.lockSession), h).Scan(&sid)
+			err := s.hotQueryRow(ctx, tx, s.d.lockSession, h).Scan(&sid)
 			if errors.Is(err, sql.ErrNoRows) {
 				outcome = errTokenUnknown
 				return nil
@@ -112,12 +117,7 @@ func (s *Store) rotate(ctx context.Context, presented string, pol policy) (issue
 		)
 		// Read after the lock: under READ COMMITTED this statement sees
 		// whatever the previous holder committed.
-		err := tx.QueryRowContext(ctx, s.d.q(`SELECT t.session_id, t.expires_at, t.rotated_at, t.successor,
-				ss.expires_at, ss.revoked_at, ss.generation, u.username, u.disabled, u.generation
-			FROM myapp_auth_refresh_tokens t
-			JOIN myapp_auth_sessions ss ON ss.id = t.session_id
-			JOIN myapp_auth_users u ON u.id = ss.user_id
-			WHERE t.token_hash = ?`), h).Scan(&out.sessionID, &tokExp, &rotatedAt, &sealed,
+		err := s.hotQueryRow(ctx, tx, sqlLookupToken, h).Scan(&out.sessionID, &tokExp, &rotatedAt, &sealed,
 			&sessExp, &revokedAt, &sessGen, &out.username, &disabled, &userGen)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -150,25 +150,19 @@ func (s *Store) rotate(ctx context.Context, presented string, pol policy) (issue
 			return nil
 		}
 
-		out.refresh = newRefreshToken()
+		out.refresh = next
 		nextExp := min(millis(pol.now.Add(pol.idle)), sessExp)
 		out.expires = time.UnixMilli(nextExp)
-		var seal []byte
-		if pol.grace > 0 {
-			seal = sealSuccessor(presented, out.refresh, h)
-		}
-		// rotated_at IS NULL makes this a compare-and-swap: were the lock
-		// ever missing, a second rotation would fail, not fork the session.
-		res, err := tx.ExecContext(ctx, s.d.q(`UPDATE myapp_auth_refresh_tokens SET rotated_at = ?, successor = ?
-			WHERE token_hash = ? AND rotated_at IS NULL`), now, seal, h)
+		// A compare-and-swap (sqlRotateToken): were the lock ever missing,
+		// a second rotation would fail, not fork the session.
+		res, err := s.hotExec(ctx, tx, sqlRotateToken, now, seal, h)
 		if err != nil {
 			return fmt.Errorf("rotate refresh token: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			return fmt.Errorf("rotate refresh token: lost a concurrent rotation (%d rows, %v)", n, err)
 		}
-		if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO myapp_auth_refresh_tokens (token_hash, session_id, issued_at, expires_at)
-			VALUES (?, ?, ?, ?)`), hashRefreshToken(out.refresh), out.sessionID, now, nextExp); err != nil {
+		if _, err := s.hotExec(ctx, tx, sqlNewToken, hashRefreshToken(next), out.sessionID, now, nextExp); err != nil {
 			return fmt.Errorf("store refresh token: %w", err)
 		}
 		return nil

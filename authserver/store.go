@@ -45,6 +45,11 @@ type Store struct {
 	sqliteSync string
 	// lastSweep is when housekeeping last ran (Unix ms, policy clock).
 	lastSweep atomic.Int64
+	// hot holds the hot paths' statements prepared on w, by query text
+	// (prepared.go); read-only once the Store is open. unprepared counts
+	// hot-path queries that missed it.
+	hot        map[string]*sql.Stmt
+	unprepared atomic.Int64
 }
 
 // busyTimeout is how long a SQLite connection waits for another process's
@@ -102,6 +107,10 @@ func openStore(ctx context.Context, dbURL string, create bool) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", s.name, err)
+	}
+	if err := s.prepareHot(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open database %s: %w", s.name, err)
 	}
 	return s, nil
 }
@@ -189,6 +198,7 @@ func openServerDB(ctx context.Context, name string, d *dialect, open func() (*sq
 // Close releases the database. It does not wait for requests in flight;
 // shut the HTTP server down first.
 func (s *Store) Close() error {
+	s.closeHot()
 	if s.r == s.w {
 		return s.w.Close()
 	}
