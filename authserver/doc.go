@@ -96,9 +96,11 @@
 // Failed logins are limited per username and per client address (429
 // too_many_requests with Retry-After, the same for existing and unknown
 // names); the client address comes from X-Forwarded-For only as far as
-// trusted proxies (loopback by default) wrote it. A login queued over 10 s
-// behind other password hashes gets 503 temporarily_unavailable with
-// Retry-After. Cross-origin browser POSTs (by Sec-Fetch-Site or Origin)
+// trusted proxies (loopback by default) wrote it. Logins beyond a
+// bucket's pending attempts queue first come, first served; one queued
+// over 10 s (behind those or other password hashes) gets 503
+// temporarily_unavailable with Retry-After, not 429, as nothing failed.
+// Cross-origin browser POSTs (by Sec-Fetch-Site or Origin)
 // are refused with 403, so no other site can log a browser in, refresh
 // with its cookie or log it out; clients that are not browsers send
 // neither header and are unaffected. Bodies are limited to 16 KiB;

@@ -3,6 +3,7 @@ package authserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -40,13 +41,13 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	ipKey := limitKey(s.clientAddr(r))
 	releaseIP, wait, ok := s.ipLim.acquire(ctx, ipKey)
 	if !ok {
-		s.tooManyLogins(w, r, "address", wait)
+		s.tooManyLogins(ctx, w, r, "address", wait)
 		return
 	}
 	releaseUser, wait, ok := s.userLim.acquire(ctx, userKey)
 	if !ok {
 		releaseIP(true) // refused before any guess was checked
-		s.tooManyLogins(w, r, "username", wait)
+		s.tooManyLogins(ctx, w, r, "username", wait)
 		return
 	}
 	var guessed bool // a wrong guess spends the tokens; anything else gives them back
@@ -94,8 +95,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // tooManyLogins answers 429 with Retry-After in whole seconds. The body
-// is the same whichever limit was hit.
-func (s *Server) tooManyLogins(w http.ResponseWriter, r *http.Request, scope string, wait time.Duration) {
+// is the same whichever limit was hit. A login that was not refused but
+// queued behind pending ones until ctx ended is answered as busy (503)
+// instead: nobody guessed wrong.
+func (s *Server) tooManyLogins(ctx context.Context, w http.ResponseWriter, r *http.Request, scope string, wait time.Duration) {
+	if err := ctx.Err(); err != nil {
+		s.serverError(w, r, "login", fmt.Errorf("queued behind pending logins (%s limit): %w", scope, err))
+		return
+	}
 	s.log.WarnContext(r.Context(), "login rate limited", "limit", scope, "remote", s.clientIP(r))
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 	writeError(w, http.StatusTooManyRequests, "too_many_requests", "too many failed logins, try again later")

@@ -1,9 +1,12 @@
 package authserver
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"testing"
 	"time"
 )
@@ -126,5 +129,131 @@ func TestClientAddr(t *testing.T) {
 	}
 	if k := limitKey(netip.MustParseAddr("2001:db8:1:2:3:4:5:6")); k != "2001:db8:1:2::/64" {
 		t.Errorf("IPv6 limit key %s, want the /64", k)
+	}
+}
+
+// Attempts queued behind pending ones are served in arrival order, one
+// returned token each: the oldest never waits behind newer arrivals.
+func TestLimiterServesInArrivalOrder(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1000, 0)}
+	l := newLimiter(RateLimit{Burst: 1, Every: time.Hour}, clock.Now)
+	first, _, _ := l.acquire(t.Context(), "k")
+	const n = 20
+	order := make(chan int, n)
+	for i := range n {
+		go func() {
+			release, _, ok := l.acquire(t.Context(), "k")
+			if !ok {
+				order <- -1
+				return
+			}
+			order <- i
+			release(true)
+		}()
+		// Let waiter i queue before waiter i+1 starts.
+		for queued := 0; queued != i+1; time.Sleep(time.Millisecond) {
+			l.mu.Lock()
+			queued = len(l.b["k"].queue)
+			l.mu.Unlock()
+		}
+	}
+	first(true)
+	for want := range n {
+		if got := <-order; got != want {
+			t.Fatalf("waiter %d served in place %d", got, want)
+		}
+	}
+}
+
+// A queued attempt whose context ends leaves the queue and fails with the
+// context's error (busy, not refused); a token handed to it meanwhile is
+// not lost.
+func TestLimiterWaitEndsWithContext(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1000, 0)}
+	l := newLimiter(RateLimit{Burst: 1, Every: time.Hour}, clock.Now)
+	held, _, _ := l.acquire(t.Context(), "k")
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	if _, _, ok := l.acquire(ctx, "k"); ok || ctx.Err() == nil {
+		t.Fatalf("acquire behind a pending attempt = %v with ctx %v; want a failure when ctx ends", ok, ctx.Err())
+	}
+	if q := len(l.b["k"].queue); q != 0 {
+		t.Fatalf("%d waiters left queued", q)
+	}
+	held(true)
+	release, _, ok := l.acquire(t.Context(), "k")
+	if !ok {
+		t.Fatal("token lost after a waiter gave up")
+	}
+	release(true)
+}
+
+// Fifty people logging in at once as one user (an office, a load test):
+// all get in. They queue behind the bucket's ten pending attempts and the
+// hashing slots, first come, first served, well inside the login timeout.
+func TestFiftyConcurrentLogins(t *testing.T) {
+	e := newEnv(t)
+	const n = 50
+	codes := make(chan string, n)
+	for range n {
+		go func() {
+			resp, err := e.ts.Client().PostForm(e.ts.URL+"/token", url.Values{"username": {testUser}, "password": {testPassword}})
+			if err != nil {
+				codes <- err.Error()
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				codes <- fmt.Sprintf("%d %s", resp.StatusCode, body)
+				return
+			}
+			codes <- ""
+		}()
+	}
+	for range n {
+		if c := <-codes; c != "" {
+			t.Error(c)
+		}
+	}
+}
+
+// A login queued behind pending ones until the login timeout is told the
+// server is busy (503), not that there were too many failed logins.
+func TestLoginQueuedTooLongIsBusy(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.UserLimit = RateLimit{Burst: 1, Every: time.Hour} })
+	defer func(d time.Duration) { loginTimeout = d }(loginTimeout)
+	loginTimeout = 100 * time.Millisecond
+	for range cap(e.st.hashes) { // the first login holds the user's token, waiting for a hash slot
+		e.st.hashes <- struct{}{}
+	}
+	defer func() {
+		for range cap(e.st.hashes) {
+			<-e.st.hashes
+		}
+	}()
+	type answer struct {
+		resp *http.Response
+		body []byte
+	}
+	answers := make(chan answer, 2)
+	for range 2 {
+		go func() {
+			resp, err := e.ts.Client().PostForm(e.ts.URL+"/token", url.Values{"username": {testUser}, "password": {testPassword}})
+			if err != nil {
+				answers <- answer{}
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			answers <- answer{resp, body}
+		}()
+	}
+	for range 2 {
+		a := <-answers
+		if a.resp == nil {
+			t.Fatal("request failed")
+		}
+		wantError(t, a.resp, a.body, http.StatusServiceUnavailable, "temporarily_unavailable")
 	}
 }

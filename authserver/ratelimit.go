@@ -3,6 +3,7 @@ package authserver
 import (
 	"context"
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -47,8 +48,10 @@ const maxLimiterKeys = 100_000
 // back if the password was right. So the number of guesses in flight for
 // one key never exceeds what the bucket holds, however many connections
 // an attacker opens; and legitimate logins that arrive together while the
-// bucket is spent by pending ones wait for those to settle instead of
-// being refused.
+// bucket is spent by pending ones queue for those to settle instead of
+// being refused. The queue is first come, first served: waking every
+// waiter at each settle let the newest win again and again, and fifty
+// people logging in at once saw some of theirs wait out the login timeout.
 type limiter struct {
 	limit RateLimit
 	now   func() time.Time
@@ -58,9 +61,16 @@ type limiter struct {
 
 type bucket struct {
 	tokens  float64
-	at      time.Time     // when tokens was last brought up to date
-	pending int           // attempts holding a token, not yet settled
-	settled chan struct{} // closed (and replaced) when one settles
+	at      time.Time // when tokens was last brought up to date
+	pending int       // attempts holding a token, not yet settled
+	queue   []*waiter // attempts waiting for one, oldest first; empty when pending is 0
+}
+
+// waiter is a queued attempt. serve answers it once, on done: true with
+// a token taken for it, false refused after wait.
+type waiter struct {
+	done chan bool
+	wait time.Duration
 }
 
 func newLimiter(l RateLimit, now func() time.Time) *limiter {
@@ -71,9 +81,10 @@ func newLimiter(l RateLimit, now func() time.Time) *limiter {
 }
 
 // acquire takes a token of key's bucket for one attempt. If the bucket is
-// empty but attempts are pending, it waits for one to settle (or for
-// ctx); if it is empty and nothing is pending, it refuses at once with
-// the time until a token is back. On success the caller must call
+// empty but attempts are pending, it queues until one settles (or until
+// ctx ends: then it fails with ctx.Err() set, which means busy, not
+// refused); if it is empty and nothing is pending, it refuses at once
+// with the time until a token is back. On success the caller must call
 // release exactly once: release(true) gives the token back (the attempt
 // succeeded, or failed for reasons of ours), release(false) spends it. A
 // nil limiter (limit off) always allows.
@@ -81,55 +92,94 @@ func (l *limiter) acquire(ctx context.Context, key string) (release func(refund 
 	if l == nil {
 		return func(bool) {}, 0, true
 	}
-	for {
-		l.mu.Lock()
-		now := l.now()
-		b := l.b[key]
-		if b == nil {
-			if len(l.b) >= maxLimiterKeys {
-				l.evict(now)
-			}
-			b = &bucket{tokens: float64(l.limit.Burst), at: now}
-			l.b[key] = b
+	l.mu.Lock()
+	now := l.now()
+	b := l.b[key]
+	if b == nil {
+		if len(l.b) >= maxLimiterKeys {
+			l.evict(now)
 		}
-		l.refill(b, now)
-		if b.tokens >= 1 {
-			b.tokens--
-			b.pending++
-			l.mu.Unlock()
-			var once sync.Once
-			return func(refund bool) { once.Do(func() { l.settle(b, refund) }) }, 0, true
-		}
-		wait := time.Duration(math.Ceil((1 - b.tokens) * float64(l.limit.Every)))
-		if b.pending == 0 {
-			l.mu.Unlock()
-			return nil, wait, false
-		}
-		if b.settled == nil {
-			b.settled = make(chan struct{})
-		}
-		ch := b.settled
-		l.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return nil, wait, false
-		}
+		b = &bucket{tokens: float64(l.limit.Burst), at: now}
+		l.b[key] = b
 	}
+	l.refill(b, now)
+	switch {
+	case len(b.queue) == 0 && b.tokens >= 1:
+		b.tokens--
+		b.pending++
+		l.mu.Unlock()
+		return l.releaser(b), 0, true
+	case b.pending == 0:
+		wait := l.untilToken(b)
+		l.mu.Unlock()
+		return nil, wait, false
+	}
+	w := &waiter{done: make(chan bool, 1)}
+	b.queue = append(b.queue, w)
+	l.serve(b) // tokens that came back with time go to the oldest first
+	l.mu.Unlock()
+	select {
+	case got := <-w.done:
+		if !got {
+			return nil, w.wait, false
+		}
+		return l.releaser(b), 0, true
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	if i := slices.Index(b.queue, w); i >= 0 {
+		b.queue = slices.Delete(b.queue, i, i+1)
+		l.mu.Unlock()
+		return nil, 0, false
+	}
+	l.mu.Unlock()
+	if <-w.done { // served meanwhile: the token goes back, unused
+		l.settle(b, true)
+	}
+	return nil, 0, false
+}
+
+func (l *limiter) releaser(b *bucket) func(refund bool) {
+	var once sync.Once
+	return func(refund bool) { once.Do(func() { l.settle(b, refund) }) }
 }
 
 func (l *limiter) settle(b *bucket, refund bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b.pending--
+	l.refill(b, l.now())
 	if refund {
-		l.refill(b, l.now())
 		b.tokens = min(float64(l.limit.Burst), b.tokens+1)
 	}
-	if b.settled != nil {
-		close(b.settled)
-		b.settled = nil
+	l.serve(b)
+}
+
+// serve hands the bucket's tokens to its queue in arrival order; once no
+// token is left and none is pending, nothing will come back soon, and
+// every waiter left is refused.
+func (l *limiter) serve(b *bucket) {
+	for len(b.queue) > 0 {
+		w := b.queue[0]
+		switch {
+		case b.tokens >= 1:
+			b.tokens--
+			b.pending++
+			w.done <- true
+		case b.pending == 0:
+			w.wait = l.untilToken(b)
+			w.done <- false
+		default:
+			return
+		}
+		b.queue[0] = nil
+		b.queue = b.queue[1:]
 	}
+}
+
+// untilToken is how long until the bucket holds a whole token again.
+func (l *limiter) untilToken(b *bucket) time.Duration {
+	return time.Duration(math.Ceil((1 - b.tokens) * float64(l.limit.Every)))
 }
 
 func (l *limiter) refill(b *bucket, now time.Time) {
