@@ -237,20 +237,40 @@ for n in 1 "$N"; do
 	[[ $(grep -c '(skipped)' <<<"$out") -eq $n ]] || die "${c[*]} did not skip $n certificates: $out"
 done
 
+# busy_seconds prints the CPU time this machine has spent busy since boot.
+busy_seconds() {
+	# shellcheck disable=SC2046 # fields
+	set -- $(grep '^cpu ' /proc/stat)
+	echo "$(($2 + $3 + $4 + $7 + $8)) $(getconf CLK_TCK)" | awk '{ printf "%.2f", $1 / $2 }'
+}
+
+# timed NAME WARMUP hyperfine-args...: runs hyperfine with --export-json
+# $tmp/NAME.json and prints how much CPU other processes used meanwhile (the
+# machine's busy time minus what hyperfine measured for the commands), in %
+# of one CPU, to $tmp/NAME.others: a test run started meanwhile shows there.
+timed() {
+	local name=$1 warmup=$2 b0 b1 t0 t1
+	shift 2
+	b0=$(busy_seconds) t0=$EPOCHREALTIME
+	hyperfine -N --warmup "$warmup" --export-json "$tmp/$name.json" "$@"
+	b1=$(busy_seconds) t1=$EPOCHREALTIME
+	jq -r --argjson w "$warmup" '[.results[] | (.user + .system) * ((.times | length) + $w)] | add' "$tmp/$name.json" |
+		awk -v b0="$b0" -v b1="$b1" -v t0="$t0" -v t1="$t1" '{ o = 100 * (b1 - b0 - $1) / (t1 - t0); printf "%.0f", o < 0 ? 0 : o }' >"$tmp/$name.others"
+}
+
 # hyperfine -N runs each command without a shell; its median is the whole
 # process, start to exit.
 q() { printf '%q ' "$@"; }
 echo "==> A: one certificate"
-hyperfine -N --warmup 3 --min-runs "$MIN_RUNS" --export-json "$tmp/a.json" \
+timed a 3 --min-runs "$MIN_RUNS" \
 	-n "myapp cert renew (1 cert)" "$(q "${myapp_one[@]}")" \
 	-n "certbot renew (1 cert)" "$(q "${certbot_one[@]}")" \
 	-n "myapp version (floor)" "$(q "$bin" version)"
 
 echo "==> B: $N certificates, one process each"
-hyperfine -N --warmup 2 --min-runs "$(((MIN_RUNS + 2) / 3))" --export-json "$tmp/b.json" \
+timed b 2 --min-runs "$(((MIN_RUNS + 2) / 3))" \
 	-n "myapp cert renew --all ($N apps)" "$(q "${myapp_all[@]}")" \
 	-n "certbot renew ($N lineages)" "$(q "${certbot_all[@]}")"
-busy_after=$(busiest_cpu)
 
 ms() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .median * 1000' "$1"; }
 ma=$(ms "$tmp/a.json" "myapp cert renew (1 cert)")
@@ -262,7 +282,7 @@ echo
 echo "== medians, whole process"
 echo "   machine: $(nproc) CPUs, $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r)"
 echo "   $("$bin" version 2>&1 | head -1), CGO_ENABLED=0; $(certbot --version 2>&1) ($(dpkg-query -W -f='${Version}' certbot) from Debian); $(hyperfine --version)"
-echo "   busiest CPU before/after: ${busy}% / ${busy_after}%"
+echo "   other processes meanwhile: $(cat "$tmp/a.others")% of a CPU during A, $(cat "$tmp/b.others")% during B (busiest CPU before: ${busy}%)"
 awk -v ma="$ma" -v ca="$ca" -v fa="$fa" -v mb="$mb" -v cb="$cb" -v n="$N" '
 function ok(c) { return c ? "met" : "MISSED" }
 BEGIN {
@@ -275,3 +295,7 @@ BEGIN {
 	printf "   target 1 cert:  myapp < 10 ms: %s; >= 50x certbot: %s\n", ok(ma < 10), ok(ca / ma >= 50)
 	printf "   target %d certs: myapp < 50 ms: %s; >= 50x certbot: %s\n", n, ok(mb < 50), ok(cb / mb >= 50)
 }'
+for r in a b; do
+	(($(cat "$tmp/$r.others") <= IDLE_PCT)) ||
+		echo "   WARNING: other processes used $(cat "$tmp/$r.others")% of a CPU during ${r^^}: those figures are disturbed; run again on a quiet machine" >&2
+done
