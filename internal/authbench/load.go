@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -37,7 +38,7 @@ func decodeTokens(resp *http.Response, err error) (tokens, error) {
 		return tokens{}, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return tokens{}, fmt.Errorf("status %d: %s", resp.StatusCode, body)
+		return tokens{}, &statusError{code: resp.StatusCode, body: string(body)}
 	}
 	var t tokens
 	if err := json.Unmarshal(body, &t); err != nil || t.RefreshToken == "" {
@@ -45,6 +46,14 @@ func decodeTokens(resp *http.Response, err error) (tokens, error) {
 	}
 	return t, nil
 }
+
+// statusError is an answer other than 200.
+type statusError struct {
+	code int
+	body string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("status %d: %s", e.code, e.body) }
 
 func login(cl *http.Client, base string) (tokens, error) {
 	return decodeTokens(cl.PostForm(base+"/token", url.Values{"username": {benchUser}, "password": {benchPassword}}))
@@ -130,9 +139,12 @@ type loadRun struct {
 	serverCores float64
 }
 
+// errUncounted from an op means: go on, but do not count this one.
+var errUncounted = errors.New("not counted")
+
 // forWorkers runs n workers until the measurement window ends and returns
 // the operations completed inside the window per second. A second of warm
-// up comes first; op returns an error to stop the run.
+// up comes first; op returns an error to stop the run, or errUncounted.
 func forWorkers(ctx context.Context, server *proc, n int, d time.Duration, op func(worker int) error) (loadRun, error) {
 	start := time.Now().Add(time.Second)
 	end := start.Add(d)
@@ -150,7 +162,8 @@ func forWorkers(ctx context.Context, server *proc, n int, d time.Duration, op fu
 	for i := range n {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				if err := op(i); err != nil {
+				err := op(i)
+				if err != nil && err != errUncounted {
 					once.Do(func() { firstErr = err })
 					return
 				}
@@ -158,7 +171,7 @@ func forWorkers(ctx context.Context, server *proc, n int, d time.Duration, op fu
 				if now.After(end) {
 					return
 				}
-				if now.After(start) {
+				if now.After(start) && err == nil {
 					count.Add(1)
 				}
 			}
@@ -205,19 +218,37 @@ func measureRotations(ctx context.Context, c config, name string, srv *proc) ([]
 	return runs, nil
 }
 
+// loginRun is the login phase's outcome.
+type loginRun struct {
+	loadRun
+	refused map[int]int // answers other than 200, by status: each is a person not logged in
+	peakKB  int64       // the server's VmHWM
+}
+
 // measureLogins runs c.logins concurrent logins of the bench user on a
-// server started for them alone, and reports the rate and the server's
-// peak resident memory (VmHWM) over its whole life.
-func measureLogins(ctx context.Context, c config, srv *proc) (loadRun, int64, error) {
+// server started for them alone, and reports the rate of successful ones,
+// the refused ones by status, and the server's peak resident memory
+// (VmHWM) over its whole life.
+func measureLogins(ctx context.Context, c config, srv *proc) (loginRun, error) {
 	cl := newClient(c.logins)
 	logf("logins, %d concurrent clients, %s", c.logins, c.duration)
+	var mu sync.Mutex
+	out := loginRun{refused: map[int]int{}}
 	r, err := forWorkers(ctx, srv, c.logins, c.duration, func(int) error {
 		_, err := login(cl, srv.base)
+		var se *statusError
+		if errors.As(err, &se) {
+			mu.Lock()
+			out.refused[se.code]++
+			mu.Unlock()
+			return errUncounted
+		}
 		return err
 	})
+	out.loadRun = r
 	if err != nil {
-		return r, 0, err
+		return out, err
 	}
-	kb, err := vmHWM(srv.pid)
-	return r, kb, err
+	out.peakKB, err = vmHWM(srv.pid)
+	return out, err
 }

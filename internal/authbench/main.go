@@ -137,7 +137,7 @@ func run(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
-	rep.logins, rep.peakKB, err = measureLogins(ctx, c, srv)
+	rep.logins, err = measureLogins(ctx, c, srv)
 	srv.stop()
 	if err != nil {
 		return fmt.Errorf("logins: %w", err)

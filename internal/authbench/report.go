@@ -18,8 +18,7 @@ type report struct {
 	c                    config
 	me                   []meRounds
 	rotations            []rotationResult
-	logins               loadRun
-	peakKB               int64
+	logins               loginRun
 	machine, build, load string
 	took                 time.Duration
 }
@@ -41,8 +40,18 @@ func (r *report) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| refresh rotations, %s | **%.0f /s** | %s | %s |\n", rr.db, v, target, ok)
 	}
-	fmt.Fprintf(w, "| logins, %d concurrent clients | **%.1f /s** | | |\n", c.logins, r.logins.perSec)
-	mb := float64(r.peakKB) * 1024 / 1e6 // VmHWM is in KiB
+	refused, codes := 0, []string{}
+	for code, n := range r.logins.refused {
+		refused += n
+		codes = append(codes, fmt.Sprintf("%d× %d", n, code))
+	}
+	slices.Sort(codes)
+	loginNote, loginOK := "", "met"
+	if refused > 0 {
+		loginNote, loginOK = fmt.Sprintf(", and %d refused (%s)", refused, strings.Join(codes, ", ")), "**failed**"
+	}
+	fmt.Fprintf(w, "| logins, %d concurrent clients | **%.1f /s**%s | every one served | %s |\n", c.logins, r.logins.perSec, loginNote, loginOK)
+	mb := float64(r.logins.peakKB) * 1024 / 1e6 // VmHWM is in KiB
 	fmt.Fprintf(w, "| peak RSS (VmHWM) of auth serve, %d concurrent logins | **%.0f MB** | ≤ 300 MB | %s |\n",
 		c.logins, mb, verdict(mb <= 300))
 
@@ -65,7 +74,7 @@ func (r *report) print(w io.Writer) {
 			median(loadField(rr.runs, func(l loadRun) float64 { return l.clientCores })))
 	}
 	fmt.Fprintf(w, "- Logins: Argon2id m=19 MiB t=2 p=1, hashes bounded by the server's semaphore; server cores %.2f, client cores %.2f; VmHWM %d KiB over the server's whole life (a fresh process).\n",
-		r.logins.serverCores, r.logins.clientCores, r.peakKB)
+		r.logins.serverCores, r.logins.clientCores, r.logins.peakKB)
 	label := c.label
 	if label == "" {
 		label = "unlabelled"
