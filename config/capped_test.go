@@ -1,17 +1,18 @@
 package config
 
 import (
+	"github.com/myapp/myapp/internal/capped"
 	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
 )
 
-// TestCappedPatternsMatchTheBoundedOnes: each cappedRe accepts exactly
+// TestCappedPatternsMatchTheBoundedOnes: each capped.Re accepts exactly
 // what the x{0,n} pattern it replaced accepts.
 func TestCappedPatternsMatchTheBoundedOnes(t *testing.T) {
 	for _, tc := range []struct {
-		got  cappedRe
+		got  capped.Re
 		want string
 	}{
 		{appRe, `^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`},

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/myapp/myapp/internal/capped"
 	"net"
 	"net/url"
 	"regexp"
@@ -15,25 +16,14 @@ import (
 )
 
 var (
-	appRe      = cappedRe{regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`), 40}
-	labelRe    = cappedRe{regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`), 63}
+	appRe      = capped.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`, 40)
+	labelRe    = capped.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`, 63)
 	envKeyRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	hostNameRe = cappedRe{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`), 63}
-	userRe     = cappedRe{regexp.MustCompile(`^[a-z_][a-z0-9_.-]*$`), 32}
+	hostNameRe = capped.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`, 63)
+	userRe     = capped.MustCompile(`^[a-z_][a-z0-9_.-]*$`, 32)
 	emailRe    = regexp.MustCompile(`^[^\s@<>()\[\];:,"\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$`)
-	profileRe  = cappedRe{regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`), 64}
+	profileRe  = capped.MustCompile(`^[a-z0-9][a-z0-9_-]*$`, 64)
 )
-
-// cappedRe is a pattern of ASCII characters with a length limit. The limit
-// is not written as x{0,61}: RE2 compiles that into 61 copies of x, about
-// 35 µs per pattern at every start of the binary (cert renew included),
-// while x* and a length check match the same strings.
-type cappedRe struct {
-	*regexp.Regexp
-	max int
-}
-
-func (c cappedRe) MatchString(s string) bool { return len(s) <= c.max && c.Regexp.MatchString(s) }
 
 // KnownDirectories maps the short names of acme.directory to URLs.
 var KnownDirectories = map[string]string{

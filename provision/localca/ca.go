@@ -12,9 +12,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/myapp/myapp/internal/capped"
 	"io/fs"
 	"path"
-	"regexp"
 	"strings"
 
 	"github.com/myapp/myapp/provision/host"
@@ -157,7 +157,7 @@ func (is *Issuer) newRoot(ctx context.Context, h host.Host, key crypto.Signer) (
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
 }
 
-var hostnameRe = cappedRe{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]*$`), 63}
+var hostnameRe = capped.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]*$`, 63)
 
 // commonName names the root after the host, so that an operator who
 // trusts the roots of several boxes can tell them apart, plus a random id:

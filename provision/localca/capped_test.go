@@ -1,17 +1,18 @@
 package localca
 
 import (
+	"github.com/myapp/myapp/internal/capped"
 	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
 )
 
-// TestCappedPatternsMatchTheBoundedOnes: each cappedRe accepts exactly
+// TestCappedPatternsMatchTheBoundedOnes: each capped.Re accepts exactly
 // what the x{0,n} pattern it replaced accepts.
 func TestCappedPatternsMatchTheBoundedOnes(t *testing.T) {
 	for _, tc := range []struct {
-		got  cappedRe
+		got  capped.Re
 		want string
 	}{
 		{labelRe, `^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`},
