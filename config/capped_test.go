@@ -1,11 +1,12 @@
 package config
 
 import (
-	"github.com/myapp/myapp/internal/capped"
 	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/myapp/myapp/internal/capped"
 )
 
 // TestCappedPatternsMatchTheBoundedOnes: each capped.Re accepts exactly

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"github.com/myapp/myapp/internal/capped"
 	"net"
 	"net/url"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"github.com/myapp/myapp/internal/capped"
 )
 
 var (

@@ -12,12 +12,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/myapp/myapp/internal/capped"
 	"io/fs"
 	"path"
 	"strings"
 
 	"github.com/myapp/myapp/provision/host"
+	"github.com/myapp/myapp/internal/capped"
 )
 
 // ca is a root certificate with its key, as read from the host.

@@ -11,13 +11,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/myapp/myapp/internal/capped"
 	"math/big"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/myapp/myapp/provision/acme"
+	"github.com/myapp/myapp/internal/capped"
 )
 
 // backdate is how far NotBefore lies in the past, for clients whose clock
