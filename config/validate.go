@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/ssh"
 	"github.com/myapp/myapp/internal/capped"
+	"golang.org/x/crypto/ssh"
 )
 
 var (

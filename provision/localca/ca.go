@@ -16,8 +16,8 @@ import (
 	"path"
 	"strings"
 
-	"github.com/myapp/myapp/provision/host"
 	"github.com/myapp/myapp/internal/capped"
+	"github.com/myapp/myapp/provision/host"
 )
 
 // ca is a root certificate with its key, as read from the host.

@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/myapp/myapp/provision/acme"
 	"github.com/myapp/myapp/internal/capped"
+	"github.com/myapp/myapp/provision/acme"
 )
 
 // backdate is how far NotBefore lies in the past, for clients whose clock
