@@ -8,13 +8,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/myapp/myapp/internal/readfile"
 )
 
 // Config is myapp.toml.
@@ -141,17 +142,11 @@ const MaxFileSize = 1 << 20
 // ReadFile reads a config file of at most MaxFileSize bytes. Its errors
 // are *Error naming the file; os.ErrNotExist still matches errors.Is.
 func ReadFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &Error{File: path, Msg: pathErrMsg(err), Err: err}
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, &Error{File: path, Msg: pathErrMsg(err), Err: err}
-	}
-	if len(raw) > MaxFileSize {
+	raw, err := readfile.Read(path, MaxFileSize)
+	if errors.Is(err, readfile.ErrTooLarge) {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("larger than %d KiB: not a myapp.toml", MaxFileSize>>10)}
+	} else if err != nil {
+		return nil, &Error{File: path, Msg: pathErrMsg(err), Err: err}
 	}
 	return raw, nil
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/myapp/myapp/internal/readfile"
 )
 
 // The methods below are the root path of local: plain system calls. Each
@@ -23,7 +25,7 @@ func (l *local) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	if err := errors.Join(ctx.Err(), checkPath(p)); err != nil {
 		return nil, fmt.Errorf("%s: read %s: %w", l.Name(), p, err)
 	}
-	b, err := os.ReadFile(p)
+	b, err := readfile.Read(p, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: read %s: %w", l.Name(), p, unwrapPath(err))
 	}
