@@ -3,7 +3,9 @@ package config
 import (
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // applyEnv lets MYAPP_<KEY> (top level) and MYAPP_<SECTION>_<KEY> override
@@ -14,70 +16,71 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	if getenv == nil {
 		return nil
 	}
-	return overrideStruct(reflect.ValueOf(c).Elem(), "MYAPP", "", getenv, c.fromEnv)
-}
-
-func overrideStruct(v reflect.Value, prefix, keyPrefix string, getenv func(string) string, seen map[string]string) error {
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := strings.Split(f.Tag.Get("toml"), ",")[0]
-		if tag == "" || tag == "-" || tag == "env" || tag == "hosts" {
+	v := reflect.ValueOf(c).Elem()
+	for _, o := range overrides() {
+		s := getenv(o.name)
+		if s == "" {
 			continue
 		}
-		name := prefix + "_" + strings.ToUpper(tag)
-		key := keyPrefix + tag
-		fv := v.Field(i)
-		switch fv.Kind() {
-		case reflect.Struct:
-			if err := overrideStruct(fv, name, key+".", getenv, seen); err != nil {
-				return err
-			}
-		case reflect.String:
-			if s, ok := lookup(getenv, name); ok {
-				fv.SetString(s)
-				seen[key] = name
-			}
-		case reflect.Slice:
-			if s, ok := lookup(getenv, name); ok && fv.Type().Elem().Kind() == reflect.String {
-				seen[key] = name
-				var parts []string
-				for _, p := range strings.Split(s, ",") {
-					if p = strings.TrimSpace(p); p != "" {
-						parts = append(parts, p)
-					}
+		fv := v.FieldByIndex(o.index)
+		switch {
+		case fv.Kind() == reflect.String:
+			fv.SetString(s)
+		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
+			var parts []string
+			for _, p := range strings.Split(s, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					parts = append(parts, p)
 				}
-				fv.Set(reflect.ValueOf(parts))
 			}
+			fv.Set(reflect.ValueOf(parts))
+		default:
+			continue
 		}
+		c.fromEnv[o.key] = o.name
 	}
 	return nil
 }
 
-func lookup(getenv func(string) string, name string) (string, bool) {
-	s := getenv(name)
-	return s, s != ""
+// override is a key a MYAPP_* variable can set.
+type override struct {
+	name  string // MYAPP_ACME_EMAIL
+	key   string // acme.email
+	index []int  // the field in Config
 }
+
+// overrides lists them once per process, in the order of Config's fields:
+// every config load (one per app in cert renew --all) reuses the list
+// instead of walking the struct tags again.
+var overrides = sync.OnceValue(func() []override {
+	var out []override
+	var walk func(t reflect.Type, prefix, keyPrefix string, index []int)
+	walk = func(t reflect.Type, prefix, keyPrefix string, index []int) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("toml"), ",")[0]
+			if tag == "" || tag == "-" || tag == "env" || tag == "hosts" {
+				continue
+			}
+			name, key := prefix+"_"+strings.ToUpper(tag), keyPrefix+tag
+			idx := append(slices.Clone(index), i)
+			if f.Type.Kind() == reflect.Struct {
+				walk(f.Type, name, key+".", idx)
+				continue
+			}
+			out = append(out, override{name: name, key: key, index: idx})
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "MYAPP", "", nil)
+	return out
+})
 
 // EnvNames lists every MYAPP_* variable that overrides a key.
 func EnvNames() []string {
 	var out []string
-	var walk func(t reflect.Type, prefix string)
-	walk = func(t reflect.Type, prefix string) {
-		for i := 0; i < t.NumField(); i++ {
-			tag := strings.Split(t.Field(i).Tag.Get("toml"), ",")[0]
-			if tag == "" || tag == "-" || tag == "env" || tag == "hosts" {
-				continue
-			}
-			name := prefix + "_" + strings.ToUpper(tag)
-			if t.Field(i).Type.Kind() == reflect.Struct {
-				walk(t.Field(i).Type, name)
-				continue
-			}
-			out = append(out, name)
-		}
+	for _, o := range overrides() {
+		out = append(out, o.name)
 	}
-	walk(reflect.TypeOf(Config{}), "MYAPP")
 	return out
 }
 
