@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode"
@@ -128,12 +129,30 @@ func runCertRenew(ctx context.Context, g *Globals, opts *CertOptions, obtainOnly
 	if err != nil {
 		return err
 	}
-	res, err := renewApp(ctx, g, cfg, opts, obtainOnly)
-	if err != nil {
-		return err
+	res, ok := notDue(ctx, cfg, opts, obtainOnly)
+	if !ok {
+		if res, err = renewApp(ctx, g, cfg, opts, obtainOnly); err != nil {
+			return err
+		}
 	}
 	return reportRenew(g, []certResult{res})
 }
+
+// notDue answers a renewal with nothing to do from this machine's files
+// alone (provision.NotDue), before anything else is prepared: no hosts,
+// issuer or DNS credentials, no lock. ok is false when renew has work to
+// do, or must ask the CA: renewApp then does it all, under the lock.
+func notDue(ctx context.Context, cfg *config.Config, opts *CertOptions, obtainOnly bool) (certResult, bool) {
+	if opts.Force || obtainOnly || len(opts.Hosts) > 0 {
+		return certResult{}, false
+	}
+	p := provision.PathsUnder(hostRoot, cfg.App, cfg.Domains[0])
+	r, ok := provision.NotDue(ctx, localHost(), p, cfg.Domains, time.Now())
+	return certResult{App: cfg.App, Config: cfg.Path, RenewResult: r}, ok
+}
+
+// localHost is this machine, made once per process.
+var localHost = sync.OnceValue(host.NewLocal)
 
 // renewApp runs obtain or renew for one app; an error means nothing was
 // attempted (the hosts could not be reached or the config is unusable).
@@ -247,7 +266,11 @@ func runCertRenewAll(ctx context.Context, g *Globals, opts *CertOptions) error {
 			continue
 		}
 		var res certResult
+		var ok bool
 		if err == nil {
+			res, ok = notDue(ctx, cfg, opts, false)
+		}
+		if err == nil && !ok {
 			// Each app's DNS provider variables come from its own .env
 			// (dnsProviderEnv sets them in this process): the next app
 			// must neither see nor use them.

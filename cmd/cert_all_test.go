@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myapp/myapp/internal/flock"
 	"github.com/myapp/myapp/provision"
 	"github.com/myapp/myapp/provision/host"
 )
@@ -228,10 +229,6 @@ func TestCertRenewAllNotDue(t *testing.T) {
 	if n := h.requests.Load(); n != 0 {
 		t.Errorf("the CA got %d requests for not-due certificates, want 0", n)
 	}
-	if _, err := os.Stat(h.root + "/var/lib/myapp/acme/locks/alpha.lock"); err != nil {
-		t.Errorf("the app's lock is not under the host root: %v", err)
-	}
-
 	code, stdout, stderr = h.run("cert", "renew", "--all", "--output", "json")
 	if code != 0 {
 		t.Fatalf("--output json: exit %d, want 0\n%s", code, stderr)
@@ -269,6 +266,9 @@ func TestCertRenewAllAsksCAWithoutWindow(t *testing.T) {
 	}
 	if h.requests.Load() == 0 {
 		t.Fatal("no request reached the fake CA: the zero-request checks would prove nothing")
+	}
+	if _, err := os.Stat(h.root + "/var/lib/myapp/acme/locks/alpha.lock"); err != nil {
+		t.Errorf("asking the CA without the app's lock under the host root: %v", err)
 	}
 	before := h.requests.Load()
 	if code, _, stderr := h.run("cert", "renew", "--all"); code != 0 {
@@ -428,7 +428,12 @@ func TestCertRenewAllKeepsDNSCredentialsPerApp(t *testing.T) {
 	hook := h.root + "/dns-hook"
 	h.write(hook, []byte("#!/bin/sh\nexit 0\n"), 0o755)
 	for _, app := range []string{"alpha", "beta"} {
-		h.notDue(app)
+		// Without a stored window: renew asks the CA, so it builds the
+		// issuer and its DNS provider (a not-due app with a window never
+		// reads its credentials).
+		h.config(app, app, "")
+		now := time.Now()
+		h.cert(app, now.Add(-24*time.Hour), now.Add(89*24*time.Hour))
 		p := h.root + "/etc/myapp/" + app + "/myapp.toml"
 		toml, err := os.ReadFile(p)
 		if err != nil {
@@ -450,5 +455,37 @@ func TestCertRenewAllKeepsDNSCredentialsPerApp(t *testing.T) {
 	}
 	if strings.Contains(stderr, "secret") {
 		t.Errorf("a .env value is shown:\n%s", stderr)
+	}
+}
+
+// TestCertRenewLocksOnlyWithWorkToDo: a run with nothing to do answers
+// while another run holds the app's lock (it reads the installed files,
+// which are only ever replaced whole); a run with work to do waits for the
+// lock, says so, and gives up after --lock-wait.
+func TestCertRenewLocksOnlyWithWorkToDo(t *testing.T) {
+	h := newTestHost(t)
+	h.notDue("alpha")
+	h.backingOff("beta")
+	h.mkdir("/var/lib/myapp/acme/locks")
+	for _, app := range []string{"alpha", "beta"} {
+		unlock, err := flock.Lock(context.Background(), h.root+"/var/lib/myapp/acme/locks/"+app+".lock", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(unlock)
+	}
+	cfg := func(app string) string { return h.root + "/etc/myapp/" + app + "/myapp.toml" }
+
+	code, _, stderr := h.run("cert", "renew", "--config", cfg("alpha"), "--lock-wait", "100ms")
+	if code != 0 || !strings.HasPrefix(stderr, "alpha.test: not due: ") || strings.Contains(stderr, "in progress") {
+		t.Errorf("not due, lock held elsewhere: exit %d, want 0 and not due at once\n%s", code, stderr)
+	}
+	code, _, stderr = h.run("cert", "renew", "--config", cfg("beta"), "--lock-wait", "100ms")
+	if code != 1 || !strings.Contains(stderr, "another cert run is in progress; waiting up to 100ms") ||
+		!strings.Contains(stderr, "lock is held by another process") {
+		t.Errorf("due, lock held elsewhere: exit %d, want 1 after waiting for the lock\n%s", code, stderr)
+	}
+	if n := h.requests.Load(); n != 0 {
+		t.Errorf("the CA got %d requests, want 0", n)
 	}
 }

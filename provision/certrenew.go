@@ -182,6 +182,32 @@ func Renew(ctx context.Context, targets []*Target, o RenewOptions) (res RenewRes
 	return res
 }
 
+// NotDue is the decision of a run with nothing to do, made from one read
+// of the installed certificate, its key and the stored renewal state:
+// without the app's lock, the issuer's configuration or the CA. ok is true
+// only when the pair is usable, covers domains, is not due and the CA's
+// renewal window need not be asked for; anything else (due, damaged, the
+// window stale, a backoff to report) is Renew's, under the lock.
+//
+// The lock is not needed for this answer: every file is replaced by a
+// rename, and a run holding the lock only ever installs a newer
+// certificate, so what was read was the installed certificate at that
+// moment. A chain and key read across a switch do not match, and fall
+// through to Renew, which waits for the other run.
+func NotDue(ctx context.Context, h host.Host, p Paths, domains []string, now time.Time) (res RenewResult, ok bool) {
+	leaf, _, _, err := usableCert(ctx, h, p)
+	if err != nil || leaf == nil {
+		return res, false
+	}
+	info := newCertInfo(leaf)
+	d := Decide(info, domains, LoadCertState(ctx, h, p), now)
+	if d.Due || d.NeedARI {
+		return res, false
+	}
+	return RenewResult{Name: domains[0], Domains: domains, Status: StatusNotDue, Reason: d.Reason,
+		Serial: info.serial, NotAfter: info.notAfter.UTC(), RenewAt: d.RenewAt.UTC()}, true
+}
+
 // installTimeout bounds installing a certificate the CA has issued, which
 // goes on after the run is cancelled.
 const installTimeout = 2 * time.Minute

@@ -127,3 +127,59 @@ func (h failingWrites) WriteFile(ctx context.Context, s host.FileSpec) error {
 	}
 	return h.ctxHost.WriteFile(ctx, s)
 }
+
+// TestNotDue: the lock-free answer is given only for a usable, covering,
+// not-due certificate whose renewal window is known; everything else is
+// left to Renew.
+func TestNotDue(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	day := 24 * time.Hour
+	doms := []string{"a.example.com"}
+	p := PathsFor("shop", doms[0])
+	leaf, chain, key := selfSigned(t, doms, now.Add(-day), now.Add(89*day))
+	_, _, otherKey := selfSigned(t, doms, now.Add(-day), now.Add(89*day))
+	_, dueChain, dueKey := selfSigned(t, doms, now.Add(-80*day), now.Add(5*day))
+	serial := newCertInfo(leaf).serial
+	window := CertState{Serial: serial, ARIStart: now.Add(50 * day), ARIEnd: now.Add(52 * day),
+		RenewAt: now.Add(51 * day), ARINextPoll: now.Add(6 * time.Hour)}
+	for _, tc := range []struct {
+		name       string
+		chain, key []byte
+		state      *CertState
+		domains    []string
+		ok         bool
+	}{
+		{"not due, window known", chain, key, &window, doms, true},
+		{"no certificate", nil, nil, &window, doms, false},
+		{"key of another certificate", chain, otherKey, &window, doms, false},
+		{"no key", chain, nil, &window, doms, false},
+		{"due", dueChain, dueKey, &CertState{}, doms, false},
+		{"window unknown: ask the CA", chain, key, nil, doms, false},
+		{"window of another serial", chain, key, &CertState{Serial: "01", ARIStart: window.ARIStart, ARIEnd: window.ARIEnd, ARINextPoll: window.ARINextPoll}, doms, false},
+		{"window to be polled again", chain, key, &CertState{Serial: serial, ARIStart: window.ARIStart, ARIEnd: window.ARIEnd, ARINextPoll: now.Add(-time.Minute)}, doms, false},
+		{"a domain added to the config", chain, key, &window, []string{doms[0], "b.example.com"}, false},
+	} {
+		h := newFakeHost(t)
+		if tc.chain != nil {
+			_ = h.WriteFile(ctx, host.FileSpec{Path: p.Fullchain, Data: tc.chain})
+		}
+		if tc.key != nil {
+			_ = h.WriteFile(ctx, host.FileSpec{Path: p.Privkey, Data: tc.key})
+		}
+		if tc.state != nil {
+			if err := tc.state.Save(ctx, h, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, ok := NotDue(ctx, h, p, tc.domains, now)
+		if ok != tc.ok {
+			t.Errorf("%s: ok = %v, want %v (%+v)", tc.name, ok, tc.ok, res)
+			continue
+		}
+		if ok && (res.Status != StatusNotDue || res.Serial != serial || !res.RenewAt.Equal(window.RenewAt.UTC()) ||
+			!strings.Contains(res.Reason, "inside the CA's renewal window") || res.Name != doms[0]) {
+			t.Errorf("%s: %+v", tc.name, res)
+		}
+	}
+}
