@@ -1,0 +1,287 @@
+// Package statcache remembers values computed from files for as long as
+// the files stay as they were, judged by their stat data alone (device,
+// inode, size, modification and change times), the way git's index spares
+// re-reading unchanged files.
+//
+// cert renew --all uses it for not-due decisions: reading and parsing an
+// app's config, certificate, key and renewal state costs about ten times
+// more than asking the kernel whether any of them changed.
+//
+// A value is only stored when every file it came from last changed
+// (ctime) at least Margin before the computation started: a file written
+// after that point, even within one tick of the file system's clock, then
+// has a newer ctime than the one recorded, so no change goes unnoticed.
+// ctime cannot be set by a program; any write, rename or chmod moves it.
+package statcache
+
+import (
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/myapp/myapp/internal/readfile"
+)
+
+// Margin is how long before a computation started its files must have last
+// changed for its value to be stored.
+const Margin = time.Second
+
+// maxSize bounds the cache file: far above what thousands of entries need.
+const maxSize = 16 << 20
+
+const magic = "myapp-statcache 1"
+
+// Cache is a set of values by key, loaded from and saved to one file. Get
+// and Put may be called from several goroutines at once.
+type Cache struct {
+	path string
+	salt string
+
+	mu      sync.Mutex
+	entries map[string]*entry // an entry is never changed, only replaced
+	used    map[string]bool   // keys looked up or stored in this run
+	dirty   bool
+}
+
+type entry struct {
+	since, until time.Time // the value holds from since to until
+	value        []string
+	files        []fileStamp
+}
+
+type fileStamp struct {
+	path string
+	id   stamp
+}
+
+// stamp is what stat says about a file: any change to it changes one of
+// these.
+type stamp struct {
+	dev, ino, size, mtime, ctime int64
+}
+
+// Open loads the cache at path. salt names everything else the values
+// depend on (the program's own identity, say): a file written with another
+// salt, or one that cannot be read or parsed, is an empty cache.
+func Open(path, salt string) *Cache {
+	c := &Cache{path: path, salt: salt, entries: map[string]*entry{}, used: map[string]bool{}}
+	data, err := readfile.Read(path, maxSize)
+	if err != nil {
+		return c
+	}
+	entries, err := parse(string(data), salt)
+	if err != nil {
+		c.dirty = true // rewrite it
+		return c
+	}
+	c.entries = entries
+	return c
+}
+
+// Get returns key's value if it still holds at now: now is inside the
+// period it was stored for, and every file it came from is unchanged.
+func (c *Cache) Get(key string, now time.Time) ([]string, bool) {
+	c.mu.Lock()
+	c.used[key] = true
+	e := c.entries[key]
+	c.mu.Unlock()
+	if e == nil || now.Before(e.since) || !now.Before(e.until) {
+		return nil, false
+	}
+	for _, f := range e.files {
+		id, err := stat(f.path)
+		if err != nil || id != f.id {
+			return nil, false
+		}
+	}
+	return e.value, true
+}
+
+// Put stores value for key: computed from files, starting at since (taken
+// before any of them was read), holding until until. It is not stored (and
+// an older value is dropped) when a file changed too recently to be
+// trusted, cannot be stat'ed, or a field holds a tab or newline.
+func (c *Cache) Put(key string, value []string, files []string, since, until time.Time) {
+	e := newEntry(key, value, files, since, until)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.used[key] = true
+	if c.entries[key] != nil {
+		delete(c.entries, key)
+		c.dirty = true
+	}
+	if e != nil {
+		c.entries[key] = e
+		c.dirty = true
+	}
+}
+
+// newEntry is Put's entry, or nil when it is not to be stored.
+func newEntry(key string, value []string, files []string, since, until time.Time) *entry {
+	if !storable(key) || !until.After(since) || len(files) == 0 {
+		return nil
+	}
+	for _, v := range value {
+		if !storable(v) {
+			return nil
+		}
+	}
+	e := &entry{since: since, until: until, value: value}
+	for _, p := range files {
+		id, err := stat(p)
+		if err != nil || !storable(p) || id.ctime > since.Add(-Margin).UnixNano() {
+			return nil
+		}
+		e.files = append(e.files, fileStamp{p, id})
+	}
+	return e
+}
+
+// Save writes the cache when it changed, keeping only the keys used in
+// this run (an app removed since is forgotten). The file is replaced by a
+// rename, mode 0600, without waiting for the disk: a cache lost or torn by
+// a crash fails its checksum and is an empty cache, which costs one run
+// that reads every file again.
+func (c *Cache) Save() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.entries {
+		if !c.used[k] {
+			delete(c.entries, k)
+			c.dirty = true
+		}
+	}
+	if !c.dirty {
+		return nil
+	}
+	if err := replace(c.path, c.format()); err != nil {
+		return fmt.Errorf("save %s: %w", c.path, err)
+	}
+	c.dirty = false
+	return nil
+}
+
+func replace(path, data string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*") // mode 0600
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// FileID is stat's identity of a file, for a salt: it changes whenever the
+// file is replaced or written.
+func FileID(path string) (string, error) {
+	id, err := stat(path)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d:%d:%d:%d:%d", id.dev, id.ino, id.size, id.mtime, id.ctime), nil
+}
+
+func stat(path string) (stamp, error) {
+	var st syscall.Stat_t
+	for {
+		err := syscall.Stat(path, &st)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return stamp{}, err
+		}
+		break
+	}
+	return stamp{dev: int64(st.Dev), ino: int64(st.Ino), size: st.Size,
+		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}, nil
+}
+
+func storable(s string) bool { return !strings.ContainsAny(s, "\t\n\r") }
+
+// The file is lines of tab-separated fields:
+//
+//	myapp-statcache 1 <TAB> salt
+//	K <TAB> key <TAB> since <TAB> until <TAB> value...
+//	F <TAB> path <TAB> dev <TAB> ino <TAB> size <TAB> mtime <TAB> ctime
+//
+// with times in Unix nanoseconds; F lines belong to the K line above. The
+// last line is the CRC-32 of all before it:
+//
+//	sum <TAB> crc
+func (c *Cache) format() string {
+	var b strings.Builder
+	b.WriteString(magic + "\t" + c.salt + "\n")
+	for k, e := range c.entries {
+		fields := append([]string{"K", k, strconv.FormatInt(e.since.UnixNano(), 10), strconv.FormatInt(e.until.UnixNano(), 10)}, e.value...)
+		b.WriteString(strings.Join(fields, "\t") + "\n")
+		for _, f := range e.files {
+			fmt.Fprintf(&b, "F\t%s\t%d\t%d\t%d\t%d\t%d\n", f.path, f.id.dev, f.id.ino, f.id.size, f.id.mtime, f.id.ctime)
+		}
+	}
+	fmt.Fprintf(&b, "sum\t%08x\n", crc32.ChecksumIEEE([]byte(b.String())))
+	return b.String()
+}
+
+var errFormat = errors.New("not a cache file")
+
+func parse(data, salt string) (map[string]*entry, error) {
+	i := strings.LastIndex(strings.TrimSuffix(data, "\n"), "\n") + 1
+	body, sum := data[:i], data[i:]
+	if sum != fmt.Sprintf("sum\t%08x\n", crc32.ChecksumIEEE([]byte(body))) {
+		return nil, errFormat
+	}
+	head, rest, _ := strings.Cut(body, "\n")
+	if head != magic+"\t"+salt {
+		return nil, errFormat
+	}
+	entries := map[string]*entry{}
+	var cur *entry
+	for line := range strings.SplitSeq(rest, "\n") {
+		if line == "" {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		switch {
+		case f[0] == "K" && len(f) >= 4:
+			since, err1 := strconv.ParseInt(f[2], 10, 64)
+			until, err2 := strconv.ParseInt(f[3], 10, 64)
+			if err1 != nil || err2 != nil || entries[f[1]] != nil || (cur != nil && len(cur.files) == 0) {
+				return nil, errFormat
+			}
+			cur = &entry{since: time.Unix(0, since), until: time.Unix(0, until), value: f[4:]}
+			entries[f[1]] = cur
+		case f[0] == "F" && len(f) == 7 && cur != nil:
+			var n [5]int64
+			for i := range n {
+				v, err := strconv.ParseInt(f[2+i], 10, 64)
+				if err != nil {
+					return nil, errFormat
+				}
+				n[i] = v
+			}
+			cur.files = append(cur.files, fileStamp{f[1], stamp{n[0], n[1], n[2], n[3], n[4]}})
+		default:
+			return nil, errFormat
+		}
+	}
+	if cur != nil && len(cur.files) == 0 {
+		return nil, errFormat // a value not tied to any file would never go stale
+	}
+	return entries, nil
+}

@@ -1,0 +1,287 @@
+package statcache
+
+import (
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fixture is a cache file and two input files, written "long ago" as far
+// as the cache is concerned: computations are said to start 2 s from now.
+type fixture struct {
+	t                 *testing.T
+	dir, cache, a, b  string
+	since, until, now time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	dir := t.TempDir()
+	f := &fixture{t: t, dir: dir, cache: filepath.Join(dir, "cache"), a: filepath.Join(dir, "a"), b: filepath.Join(dir, "b")}
+	f.write(f.a, "alpha")
+	f.write(f.b, "beta")
+	f.since = time.Now().Add(2 * Margin)
+	f.until = f.since.Add(time.Hour)
+	f.now = f.since.Add(time.Minute)
+	return f
+}
+
+func (f *fixture) write(p, s string) {
+	f.t.Helper()
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// stored puts value for key "k" from files a and b, saves, and reopens.
+func (f *fixture) stored(value ...string) *Cache {
+	f.t.Helper()
+	c := Open(f.cache, "salt")
+	c.Put("k", value, []string{f.a, f.b}, f.since, f.until)
+	if err := c.Save(); err != nil {
+		f.t.Fatal(err)
+	}
+	return Open(f.cache, "salt")
+}
+
+func (f *fixture) hit(c *Cache, want ...string) {
+	f.t.Helper()
+	got, ok := c.Get("k", f.now)
+	if !ok || !slices.Equal(got, want) {
+		f.t.Fatalf("Get = %q, %v; want %q", got, ok, want)
+	}
+}
+
+func (f *fixture) miss(c *Cache, why string) {
+	f.t.Helper()
+	if got, ok := c.Get("k", f.now); ok {
+		f.t.Errorf("%s: Get = %q, want a miss", why, got)
+	}
+}
+
+func TestStoredValueHoldsAcrossRuns(t *testing.T) {
+	f := newFixture(t)
+	c := f.stored("v1", "", "with spaces", "ünïcode")
+	f.hit(c, "v1", "", "with spaces", "ünïcode")
+	if fi, err := os.Stat(f.cache); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("cache file: %v, %v; want mode 0600", fi, err)
+	}
+	// A run that changed nothing does not write the file.
+	before, _ := os.Stat(f.cache)
+	f.hit(c, "v1", "", "with spaces", "ünïcode")
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(f.cache)
+	if !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) {
+		t.Error("a run with only hits rewrote the cache file")
+	}
+}
+
+// TestAnyChangeIsAMiss: each way a file can change makes the value stale.
+func TestAnyChangeIsAMiss(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(f *fixture)
+	}{
+		{"rewritten in place, same size", func(f *fixture) { f.write(f.a, "ALPHA") }},
+		{"replaced by rename", func(f *fixture) {
+			f.write(f.a+".new", "alpha")
+			if err := os.Rename(f.a+".new", f.a); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"chmod", func(f *fixture) { _ = os.Chmod(f.b, 0o600) }},
+		{"mtime set back by hand", func(f *fixture) {
+			fi, _ := os.Stat(f.a)
+			f.write(f.a, "alphb")
+			_ = os.Chtimes(f.a, fi.ModTime(), fi.ModTime())
+		}},
+		{"removed", func(f *fixture) { _ = os.Remove(f.b) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			c := f.stored("v")
+			f.hit(c, "v")
+			tc.change(f)
+			f.miss(c, tc.name)
+		})
+	}
+}
+
+// TestSymlinkSwitchIsAMiss: a path through a directory link (the
+// certificate layout: certs/<domain> -> .archive/<version>) is stale once
+// the link points at another version, even with identical contents.
+func TestSymlinkSwitchIsAMiss(t *testing.T) {
+	f := newFixture(t)
+	for _, v := range []string{"v1", "v2"} {
+		if err := os.MkdirAll(filepath.Join(f.dir, v), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f.write(filepath.Join(f.dir, v, "chain"), "same")
+	}
+	if err := os.Symlink("v1", filepath.Join(f.dir, "live")); err != nil {
+		t.Fatal(err)
+	}
+	f.a = filepath.Join(f.dir, "live", "chain")
+	f.since = time.Now().Add(2 * Margin)
+	c := f.stored("v")
+	f.hit(c, "v")
+	if err := os.Symlink("v2", filepath.Join(f.dir, "live.new")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(f.dir, "live.new"), filepath.Join(f.dir, "live")); err != nil {
+		t.Fatal(err)
+	}
+	f.miss(c, "link switched")
+}
+
+// TestRecentFilesAreNotStored: a file changed less than Margin before the
+// computation started may change again within the same clock tick, so the
+// value is not stored at all.
+func TestRecentFilesAreNotStored(t *testing.T) {
+	f := newFixture(t)
+	f.since = time.Now()
+	f.now = f.since.Add(time.Second)
+	c := f.stored("v")
+	f.miss(c, "inputs written just now")
+}
+
+func TestPeriod(t *testing.T) {
+	f := newFixture(t)
+	c := f.stored("v")
+	f.now = f.until
+	f.miss(c, "at until")
+	f.now = f.since.Add(-time.Second)
+	f.miss(c, "before since (the clock went back)")
+	f.now = f.until.Add(-time.Second)
+	f.hit(c, "v")
+}
+
+// withSum is body with the checksum line a Save writes.
+func withSum(body string) string {
+	return body + fmt.Sprintf("sum\t%08x\n", crc32.ChecksumIEEE([]byte(body)))
+}
+
+func TestSaltAndDamage(t *testing.T) {
+	f := newFixture(t)
+	f.stored("v")
+	if _, ok := Open(f.cache, "other salt").Get("k", f.now); ok {
+		t.Error("a value stored under another salt was returned")
+	}
+	good, err := os.ReadFile(f.cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := []byte(string(good))
+	flipped[len(magic)+10] ^= 1
+	head := magic + "\tsalt\n"
+	for _, bad := range []string{
+		"",
+		"garbage\n",
+		string(good[:len(good)-20]), // torn
+		string(good[:len(good)-5]) + "\n",
+		string(flipped),
+		withSum(head + "K\tk\tnotanumber\t1\tv\nF\t/x\t1\t2\t3\t4\t5\n"),
+		withSum(head + "F\t/x\t1\t2\t3\t4\t5\n"),                                               // a file line before any key
+		withSum(head + "K\tk\t1\t9223372036854775807\tv\nF\t/x\t1\n"),                          // short file line
+		withSum(head + "K\tk\t1\t2\nF\t/x\t1\t2\t3\t4\t5\nK\tk\t1\t2\nF\t/x\t1\t2\t3\t4\t5\n"), // a key twice
+		withSum(head + "K\tk\t1\t9223372036854775807\tv\n"),                                    // a value tied to no file
+		withSum(head + "K\tj\t1\t9223372036854775807\tv\nK\tk\t1\t2\nF\t/x\t1\t2\t3\t4\t5\n"),
+	} {
+		f.write(f.cache, bad)
+		c := Open(f.cache, "salt")
+		f.miss(c, "damaged file "+bad)
+		if _, ok := c.Get("j", f.now); ok {
+			t.Errorf("damaged file %q: a value tied to no file was returned", bad)
+		}
+		if err := c.Save(); err != nil {
+			t.Fatal(err)
+		}
+		if data, _ := os.ReadFile(f.cache); string(data) != withSum(head) {
+			t.Errorf("a damaged file was not rewritten: %q", data)
+		}
+	}
+}
+
+func TestUnusedKeysAreForgotten(t *testing.T) {
+	f := newFixture(t)
+	c := Open(f.cache, "salt")
+	c.Put("k", []string{"v"}, []string{f.a}, f.since, f.until)
+	c.Put("gone", []string{"v"}, []string{f.b}, f.since, f.until)
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c = Open(f.cache, "salt")
+	f.hit(c, "v") // "gone" is not looked up in this run
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := Open(f.cache, "salt").Get("gone", f.now); ok {
+		t.Error("a key not used in the last run is still stored")
+	}
+}
+
+func TestUnstorableValues(t *testing.T) {
+	f := newFixture(t)
+	for _, v := range [][]string{{"a\tb"}, {"line\nbreak"}, {"cr\r"}} {
+		c := f.stored(v...)
+		f.miss(c, "value "+v[0])
+	}
+	c := Open(f.cache, "salt")
+	c.Put("k", []string{"v"}, []string{filepath.Join(f.dir, "missing")}, f.since, f.until)
+	if _, ok := c.Get("k", f.now); ok {
+		t.Error("a value from a file that cannot be stat'ed was stored")
+	}
+	// A failed Put drops the value stored before it.
+	c = f.stored("old")
+	c.Put("k", []string{"new\t"}, []string{f.a}, f.since, f.until)
+	f.miss(c, "an unstorable Put after a stored value")
+}
+
+func TestFileID(t *testing.T) {
+	f := newFixture(t)
+	id1, err := FileID(f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.write(f.a+".new", "alpha")
+	_ = os.Rename(f.a+".new", f.a)
+	if id2, _ := FileID(f.a); id2 == id1 {
+		t.Error("FileID did not change when the file was replaced")
+	}
+	if _, err := FileID(filepath.Join(f.dir, "missing")); err == nil {
+		t.Error("FileID of a missing file: no error")
+	}
+}
+
+// TestConcurrentUse: Get and Put from many goroutines (cert renew --all
+// decides apps in parallel); run with -race.
+func TestConcurrentUse(t *testing.T) {
+	f := newFixture(t)
+	c := Open(f.cache, "salt")
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			key := fmt.Sprint("k", i%4)
+			c.Put(key, []string{key}, []string{f.a, f.b}, f.since, f.until)
+			if v, ok := c.Get(key, f.now); !ok || v[0] != key {
+				t.Errorf("Get(%s) = %q, %v", key, v, ok)
+			}
+		})
+	}
+	wg.Wait()
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c = Open(f.cache, "salt")
+	for i := range 4 {
+		if _, ok := c.Get(fmt.Sprint("k", i), f.now); !ok {
+			t.Errorf("k%d not saved", i)
+		}
+	}
+}
