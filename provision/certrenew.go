@@ -194,18 +194,21 @@ func Renew(ctx context.Context, targets []*Target, o RenewOptions) (res RenewRes
 // certificate, so what was read was the installed certificate at that
 // moment. A chain and key read across a switch do not match, and fall
 // through to Renew, which waits for the other run.
-func NotDue(ctx context.Context, h host.Host, p Paths, domains []string, now time.Time) (res RenewResult, ok bool) {
+//
+// until is when the answer may change if the files do not: the renewal
+// time, or when the CA's window is to be asked for again.
+func NotDue(ctx context.Context, h host.Host, p Paths, domains []string, now time.Time) (res RenewResult, until time.Time, ok bool) {
 	leaf, _, _, err := usableCert(ctx, h, p)
 	if err != nil || leaf == nil {
-		return res, false
+		return res, until, false
 	}
 	info := newCertInfo(leaf)
 	d := Decide(info, domains, LoadCertState(ctx, h, p), now)
 	if d.Due || d.NeedARI {
-		return res, false
+		return res, until, false
 	}
 	return RenewResult{Name: domains[0], Domains: domains, Status: StatusNotDue, Reason: d.Reason,
-		Serial: info.serial, NotAfter: info.notAfter.UTC(), RenewAt: d.RenewAt.UTC()}, true
+		Serial: info.serial, NotAfter: info.notAfter.UTC(), RenewAt: d.RenewAt.UTC()}, d.Until, true
 }
 
 // installTimeout bounds installing a certificate the CA has issued, which

@@ -172,13 +172,13 @@ func TestNotDue(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		res, ok := NotDue(ctx, h, p, tc.domains, now)
+		res, until, ok := NotDue(ctx, h, p, tc.domains, now)
 		if ok != tc.ok {
 			t.Errorf("%s: ok = %v, want %v (%+v)", tc.name, ok, tc.ok, res)
 			continue
 		}
 		if ok && (res.Status != StatusNotDue || res.Serial != serial || !res.RenewAt.Equal(window.RenewAt.UTC()) ||
-			!strings.Contains(res.Reason, "inside the CA's renewal window") || res.Name != doms[0]) {
+			!strings.Contains(res.Reason, "inside the CA's renewal window") || res.Name != doms[0] || !until.Equal(window.ARINextPoll)) {
 			t.Errorf("%s: %+v", tc.name, res)
 		}
 	}

@@ -35,6 +35,10 @@ type CertState struct {
 // statePath is where the state of p's certificate lives.
 func (p Paths) statePath() string { return p.ACMEState + "/state/" + p.App + ".json" }
 
+// DecisionFiles are the files on the host a renewal decision is made from,
+// besides the app's config: the certificate, its key and the state.
+func (p Paths) DecisionFiles() []string { return []string{p.Fullchain, p.Privkey, p.statePath()} }
+
 // LoadCertState reads the state; a missing or unreadable file is an empty
 // state (the worst outcome is one extra ARI request).
 func LoadCertState(ctx context.Context, h host.Host, p Paths) *CertState {
@@ -103,7 +107,10 @@ type Decision struct {
 	NeedARI bool      // the window is unknown or stale: ask the CA (a network call)
 	Backoff bool      // due, but an earlier failure says wait
 	RenewAt time.Time // when renewal becomes due
-	Reason  string
+	// Until is when a not-due decision may change with the same inputs:
+	// renewal becomes due, or the CA's window is to be asked for again.
+	Until  time.Time
+	Reason string
 }
 
 // Decide says, from local data only, whether the certificate is due. The
@@ -131,6 +138,10 @@ func Decide(leaf *certInfo, domains []string, s *CertState, now time.Time) Decis
 		d.NeedARI = !s.ARIUnsupp && (s.Serial != leaf.serial || now.After(s.ARINextPoll))
 		if s.ARIUnsupp && now.After(s.ARINextPoll) {
 			d.NeedARI = true // ask again now and then: the CA may have added ARI
+		}
+		d.Until = at
+		if s.ARINextPoll.Before(at) {
+			d.Until = s.ARINextPoll
 		}
 		return d
 	}

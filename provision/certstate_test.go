@@ -69,6 +69,42 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// TestDecideUntil: a not-due decision is the same at every moment before
+// its Until, and changes just after it: a decision remembered until then
+// is never stale.
+func TestDecideUntil(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	doms := []string{"a.example.com"}
+	leaf90, _, _ := selfSigned(t, doms, now.Add(-10*day), now.Add(80*day))
+	leaf6, _, _ := selfSigned(t, doms, now.Add(-2*day), now.Add(4*day))
+	s90, s6 := newCertInfo(leaf90).serial, newCertInfo(leaf6).serial
+	for _, tc := range []struct {
+		name  string
+		leaf  *x509.Certificate
+		st    CertState
+		until time.Time
+	}{
+		{"window polled again first", leaf90, CertState{Serial: s90, ARIStart: now.Add(50 * day), ARIEnd: now.Add(52 * day), RenewAt: now.Add(51 * day), ARINextPoll: now.Add(6 * time.Hour)}, now.Add(6 * time.Hour)},
+		{"renewal time first", leaf90, CertState{Serial: s90, ARIStart: now.Add(day), ARIEnd: now.Add(3 * day), RenewAt: now.Add(2 * day), ARINextPoll: now.Add(5 * day)}, now.Add(2 * day)},
+		{"no ARI, lifetime first", leaf6, CertState{Serial: s6, ARIUnsupp: true, ARINextPoll: now.Add(7 * day)}, now.Add(day)},
+		{"no ARI, ask again first", leaf90, CertState{Serial: s90, ARIUnsupp: true, ARINextPoll: now.Add(7 * day)}, now.Add(7 * day)},
+	} {
+		st := tc.st
+		d := DecideLeaf(tc.leaf, doms, &st, now)
+		if d.Due || d.NeedARI || !d.Until.Equal(tc.until) {
+			t.Errorf("%s: due=%v needARI=%v until %s, want not due until %s", tc.name, d.Due, d.NeedARI, d.Until, tc.until)
+			continue
+		}
+		if b := DecideLeaf(tc.leaf, doms, &st, d.Until.Add(-time.Nanosecond)); b.Due || b.NeedARI || b.Reason != d.Reason {
+			t.Errorf("%s: just before Until the decision changed: %+v", tc.name, b)
+		}
+		if a := DecideLeaf(tc.leaf, doms, &st, d.Until.Add(time.Nanosecond)); !a.Due && !a.NeedARI {
+			t.Errorf("%s: just after Until still not due without asking the CA: %+v", tc.name, a)
+		}
+	}
+}
+
 func TestBackoffGrowsAndIsCapped(t *testing.T) {
 	now := time.Now()
 	st := &CertState{}
