@@ -8,8 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/myapp/myapp/config"
 	"github.com/myapp/myapp/internal/flock"
+	"github.com/myapp/myapp/internal/statcache"
 	"github.com/myapp/myapp/provision"
 	"github.com/myapp/myapp/provision/host"
 )
@@ -129,7 +132,7 @@ func runCertRenew(ctx context.Context, g *Globals, opts *CertOptions, obtainOnly
 	if err != nil {
 		return err
 	}
-	res, ok := notDue(ctx, cfg, opts, obtainOnly)
+	res, _, ok := notDue(ctx, cfg, opts, obtainOnly, time.Now())
 	if !ok {
 		if res, err = renewApp(ctx, g, cfg, opts, obtainOnly); err != nil {
 			return err
@@ -142,13 +145,13 @@ func runCertRenew(ctx context.Context, g *Globals, opts *CertOptions, obtainOnly
 // alone (provision.NotDue), before anything else is prepared: no hosts,
 // issuer or DNS credentials, no lock. ok is false when renew has work to
 // do, or must ask the CA: renewApp then does it all, under the lock.
-func notDue(ctx context.Context, cfg *config.Config, opts *CertOptions, obtainOnly bool) (certResult, bool) {
+func notDue(ctx context.Context, cfg *config.Config, opts *CertOptions, obtainOnly bool, now time.Time) (res certResult, until time.Time, ok bool) {
 	if opts.Force || obtainOnly || len(opts.Hosts) > 0 {
-		return certResult{}, false
+		return res, until, false
 	}
 	p := provision.PathsUnder(hostRoot, cfg.App, cfg.Domains[0])
-	r, ok := provision.NotDue(ctx, localHost(), p, cfg.Domains, time.Now())
-	return certResult{App: cfg.App, Config: cfg.Path, RenewResult: r}, ok
+	r, until, ok := provision.NotDue(ctx, localHost(), p, cfg.Domains, now)
+	return certResult{App: cfg.App, Config: cfg.Path, RenewResult: r}, until, ok
 }
 
 // localHost is this machine, made once per process.
@@ -249,47 +252,100 @@ func loadHostApp(g *Globals, a hostApp) (*config.Config, error) {
 	return cfg, nil
 }
 
-// runCertRenewAll renews every app of this host in one process, one app
-// (and one lock) at a time.
+// runCertRenewAll renews every app of this host in one process. The
+// apps with nothing to do are told apart first, all CPUs reading and
+// parsing their files at once (or finding them unchanged since an earlier
+// run); the others are then renewed one at a time, each under its lock.
+// Results come in the order of the apps.
 func runCertRenewAll(ctx context.Context, g *Globals, opts *CertOptions) error {
 	apps, err := hostApps()
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
+	cache := openRenewCache(g, opts)
+	decided := make([]appDecision, len(apps))
+	parallel(len(apps), func(i int) { decided[i] = decideApp(ctx, g, opts, cache, apps[i]) })
 	var results []certResult
-	for _, a := range apps {
+	for i, a := range apps {
 		if ctx.Err() != nil {
 			break
 		}
-		cfg, err := loadHostApp(g, a)
-		if errors.Is(err, errNotApp) {
+		d := decided[i]
+		if errors.Is(d.err, errNotApp) {
 			continue
 		}
-		var res certResult
-		var ok bool
-		if err == nil {
-			res, ok = notDue(ctx, cfg, opts, false)
+		res, err := d.res, d.err
+		if d.remembered && g.Verbose {
+			g.logf("%s: config, certificate, key and renewal state unchanged since an earlier run: its answer stands", res.Name)
 		}
-		if err == nil && !ok {
+		if err == nil && !d.notDue {
 			// Each app's DNS provider variables come from its own .env
 			// (dnsProviderEnv sets them in this process): the next app
 			// must neither see nor use them.
 			restore := snapshotEnv()
-			res, err = renewApp(ctx, g, cfg, opts, false)
+			res, err = renewApp(ctx, g, d.cfg, opts, false)
 			restore()
 		}
 		if err != nil {
-			res = failedApp(a, cfg, err)
+			res = failedApp(a, d.cfg, err)
 		}
 		if !g.json() {
 			logRenew(g, res)
 		}
 		results = append(results, res)
 	}
+	if cache != nil {
+		if err := cache.Save(); err != nil && g.Verbose {
+			g.logf("note: %v (the next run decides from the files again)", err)
+		}
+	}
 	if len(results) == 0 && !g.json() {
 		g.logf("no apps configured under %s/etc/myapp: nothing to renew", hostRoot)
 	}
 	return renewOutcome(g, results, ctx.Err())
+}
+
+// appDecision is what --all knows about an app before renewing any.
+type appDecision struct {
+	cfg        *config.Config
+	res        certResult
+	notDue     bool // res is the answer: nothing to do
+	remembered bool // ... found unchanged since an earlier run
+	err        error
+}
+
+// decideApp loads a's config and answers it when nothing is due. It only
+// reads: apps are decided concurrently.
+func decideApp(ctx context.Context, g *Globals, opts *CertOptions, cache *statcache.Cache, a hostApp) appDecision {
+	now := time.Now()
+	if res, ok := cachedNotDue(cache, a, now); ok {
+		return appDecision{res: res, notDue: true, remembered: true}
+	}
+	cfg, err := loadHostApp(g, a)
+	if err != nil {
+		return appDecision{cfg: cfg, err: err}
+	}
+	res, until, ok := notDue(ctx, cfg, opts, false, now)
+	if ok {
+		rememberNotDue(cache, a, cfg, res, now, until)
+	}
+	return appDecision{cfg: cfg, res: res, notDue: ok}
+}
+
+// parallel runs f(0) ... f(n-1) on as many goroutines as there are CPUs
+// to run them, and returns when all are done.
+func parallel(n int, f func(i int)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // snapshotEnv records the process environment and returns the function

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/myapp/myapp/internal/flock"
+	"github.com/myapp/myapp/internal/statcache"
 	"github.com/myapp/myapp/provision"
 	"github.com/myapp/myapp/provision/host"
 )
@@ -484,6 +485,69 @@ func TestCertRenewLocksOnlyWithWorkToDo(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "another cert run is in progress; waiting up to 100ms") ||
 		!strings.Contains(stderr, "lock is held by another process") {
 		t.Errorf("due, lock held elsewhere: exit %d, want 1 after waiting for the lock\n%s", code, stderr)
+	}
+	if n := h.requests.Load(); n != 0 {
+		t.Errorf("the CA got %d requests, want 0", n)
+	}
+}
+
+// TestCertRenewAllRemembersNotDue: a second --all run answers from the
+// first run's decisions while each app's files are unchanged, with the same
+// output; a changed file or an override in the environment make it
+// decide from the files again.
+func TestCertRenewAllRemembersNotDue(t *testing.T) {
+	h := newTestHost(t)
+	h.notDue("alpha")
+	h.notDue("beta")
+	time.Sleep(statcache.Margin + 100*time.Millisecond) // only files older than the margin are trusted
+	const remembered = "config, certificate, key and renewal state unchanged since an earlier run"
+
+	code, first, stderr := h.run("cert", "renew", "--all", "--output", "json")
+	if code != 0 || stderr != "" {
+		t.Fatalf("first run: exit %d\n%s", code, stderr)
+	}
+	if fi, err := os.Stat(renewCachePath()); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the decisions were not saved (0600): %v %v", fi, err)
+	}
+	code, second, stderr := h.run("cert", "renew", "--all", "--output", "json", "-v")
+	if code != 0 || second != first {
+		t.Fatalf("remembered answers differ: exit %d\nfirst:  %s\nsecond: %s", code, first, second)
+	}
+	if strings.Count(stderr, remembered) != 2 {
+		t.Fatalf("want both apps answered from the earlier run:\n%s", stderr)
+	}
+
+	// A new renewal window for alpha: its new renewal time is reported.
+	now := time.Now()
+	serial := decodeRenew(t, first).Certificates[0].Serial
+	start := now.Add(40 * 24 * time.Hour).Truncate(time.Second).UTC()
+	h.state("alpha", provision.CertState{Serial: serial, ARIStart: start, ARIEnd: start.Add(time.Hour), RenewAt: start, ARINextPoll: now.Add(6 * time.Hour)})
+	code, out, stderr := h.run("cert", "renew", "--all", "-v")
+	if code != 0 || strings.Count(stderr, remembered) != 1 || !strings.Contains(stderr, "beta.test: "+remembered) ||
+		!strings.Contains(stderr, "alpha.test: not due: renewal from "+start.Format(time.RFC3339)) {
+		t.Fatalf("after alpha's state changed: exit %d, want alpha decided again (renewal from %s)\n%s%s", code, start.Format(time.RFC3339), out, stderr)
+	}
+
+	// beta's certificate replaced by one that is due (and backing off):
+	// it fails without contacting the CA, as if nothing were remembered.
+	if err := os.RemoveAll(provision.PathsUnder(h.root, "beta", "beta.test").CertArchive); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(provision.PathsUnder(h.root, "beta", "beta.test").CertDir); err != nil {
+		t.Fatal(err)
+	}
+	h.backingOff("beta")
+	code, _, stderr = h.run("cert", "renew", "--all", "-v")
+	if code != 3 || !strings.Contains(stderr, "beta.test: failed: not contacting the CA before") {
+		t.Fatalf("after beta's certificate was replaced by a due one: exit %d, want 3 with beta failing\n%s", code, stderr)
+	}
+
+	// An override in the environment bypasses what is remembered.
+	time.Sleep(statcache.Margin + 100*time.Millisecond)
+	h.run("cert", "renew", "--all") // remembers alpha again
+	t.Setenv("MYAPP_ACME_EMAIL", "other@example.com")
+	if _, _, stderr := h.run("cert", "renew", "--all", "-v"); strings.Contains(stderr, remembered) {
+		t.Errorf("with MYAPP_ACME_EMAIL set, a remembered answer was used:\n%s", stderr)
 	}
 	if n := h.requests.Load(); n != 0 {
 		t.Errorf("the CA got %d requests, want 0", n)
