@@ -105,14 +105,14 @@ func UnknownEnv(environ []string) []string {
 	return out
 }
 
-var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+var varRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`) })
 
 // Expand replaces ${VAR} references in s with values from getenv. It reports
 // the names of variables that were referenced but unset or empty; the caller
 // decides whether that is an error (a secret missing in CI) or a default.
 func Expand(s string, getenv func(string) string) (out string, missing []string) {
-	out = varRef.ReplaceAllStringFunc(s, func(m string) string {
-		name := varRef.FindStringSubmatch(m)[1]
+	out = varRef().ReplaceAllStringFunc(s, func(m string) string {
+		name := varRef().FindStringSubmatch(m)[1]
 		val := getenv(name)
 		if val == "" {
 			missing = append(missing, name)

@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -18,10 +18,10 @@ import (
 var (
 	appRe      = capped.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`, 40)
 	labelRe    = capped.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`, 63)
-	envKeyRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	envKeyRe   = capped.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`, math.MaxInt)
 	hostNameRe = capped.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`, 63)
 	userRe     = capped.MustCompile(`^[a-z_][a-z0-9_.-]*$`, 32)
-	emailRe    = regexp.MustCompile(`^[^\s@<>()\[\];:,"\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$`)
+	emailRe    = capped.MustCompile(`^[^\s@<>()\[\];:,"\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$`, math.MaxInt)
 	profileRe  = capped.MustCompile(`^[a-z0-9][a-z0-9_-]*$`, 64)
 )
 

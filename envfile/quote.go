@@ -2,9 +2,11 @@ package envfile
 
 import (
 	"errors"
-	"regexp"
+	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/myapp/myapp/internal/capped"
 )
 
 // The writer picks, for each value, the first of these that systemd 252
@@ -36,10 +38,10 @@ import (
 //     next line).
 
 // plainRe is rule 1.
-var plainRe = regexp.MustCompile(`^[A-Za-z0-9_./:@%+,=-]*$`)
+var plainRe = capped.MustCompile(`^[A-Za-z0-9_./:@%+,=-]*$`, math.MaxInt)
 
 // keyRe is what systemd accepts as a name (env_name_is_valid).
-var keyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var keyRe = capped.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`, math.MaxInt)
 
 // encode renders value for KEY=<here>, or says why no rendering reads the
 // same in both. The error never contains the value.

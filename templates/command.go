@@ -3,7 +3,6 @@ package templates
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -99,13 +98,13 @@ func SplitCommand(s string) ([]string, error) {
 // plainArgRe matches arguments systemd reads back unchanged without quotes:
 // nothing that starts a quote, escape, specifier (%), variable ($) or
 // command separator (;).
-var plainArgRe = regexp.MustCompile(`^[A-Za-z0-9._/:=@+,-]+$`)
+var plainArgRe = lazyRegexp(`^[A-Za-z0-9._/:=@+,-]+$`)
 
 // systemdQuote renders one argument for an Exec*= line. Anything beyond the
 // plain set is double-quoted with \ and " escaped, and "$" and "%" doubled:
 // systemd expands variables and specifiers even inside quotes.
 func systemdQuote(arg string) string {
-	if plainArgRe.MatchString(arg) {
+	if plainArgRe().MatchString(arg) {
 		return arg
 	}
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `$$`, `%`, `%%`)

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // checker collects every invalid field of one struct, so a user fixing a
@@ -28,25 +29,31 @@ func (c *checker) check(field, value, reason string) {
 func (c *checker) err() error { return errors.Join(c.errs...) }
 
 var (
-	appRe   = cappedRe{regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`), 63}
-	labelRe = cappedRe{regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`), 63}
+	appRe   = cappedRe{lazyRegexp(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`), 63}
+	labelRe = cappedRe{lazyRegexp(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`), 63}
 	// Paths go unquoted into nginx and systemd: this set contains nothing
 	// either of them interprets (no "%" specifiers, no "$" variables, no
 	// quotes, separators or whitespace).
-	pathRe    = regexp.MustCompile(`^/[A-Za-z0-9._/+-]*$`)
-	versionRe = regexp.MustCompile(`^([0-9]{1,4})\.([0-9]{1,4})(?:\.([0-9]{1,4}))?$`)
+	pathRe    = lazyRegexp(`^/[A-Za-z0-9._/+-]*$`)
+	versionRe = lazyRegexp(`^([0-9]{1,4})\.([0-9]{1,4})(?:\.([0-9]{1,4}))?$`)
 )
 
 // cappedRe is a pattern of ASCII characters with a length limit. The limit
 // is not written as x{0,61}: RE2 compiles that into 61 copies of x, about
-// 35 µs per pattern at every start of the binary (cert renew included),
-// while x* and a length check match the same strings.
+// 35 µs per pattern, while x* and a length check match the same strings.
 type cappedRe struct {
-	*regexp.Regexp
+	re  func() *regexp.Regexp
 	max int
 }
 
-func (c cappedRe) MatchString(s string) bool { return len(s) <= c.max && c.Regexp.MatchString(s) }
+func (c cappedRe) MatchString(s string) bool { return len(s) <= c.max && c.re().MatchString(s) }
+func (c cappedRe) String() string            { return c.re().String() }
+
+// lazyRegexp compiles pattern when first used, not at every start of the
+// binary: a no-op cert renew renders no template.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
+}
 
 // appReason explains why s is not a valid app name, or returns "".
 // The name becomes part of paths, unit names and nginx identifiers.
@@ -78,7 +85,7 @@ func pathReason(s string) string {
 	switch {
 	case s == "":
 		return "must not be empty"
-	case !pathRe.MatchString(s):
+	case !pathRe().MatchString(s):
 		return "must be an absolute path of letters, digits and . _ / + - only"
 	case path.Clean(s) != s:
 		return "must be a clean path (no '..', '//', '.' or trailing '/')"
@@ -142,7 +149,7 @@ func listenReason(s string) string {
 
 // parseVersion parses "1.22.1" (or "1.25") into comparable numbers.
 func parseVersion(s string) ([3]int, bool) {
-	m := versionRe.FindStringSubmatch(s)
+	m := versionRe().FindStringSubmatch(s)
 	if m == nil {
 		return [3]int{}, false
 	}
