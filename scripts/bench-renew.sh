@@ -8,7 +8,11 @@
 #      renewal timer runs) vs `certbot renew` over one lineage, and
 #      `myapp version`, the floor any run of this binary pays
 #   B. N not-due certificates (default 100): ONE `myapp cert renew --all`
-#      over N apps vs ONE `certbot renew` over N lineages
+#      over N apps vs ONE `certbot renew` over N lineages. myapp twice: as
+#      a repeated run finds it (each app's decision remembered from the
+#      run before, its files unchanged: what is timed against certbot), and
+#      with nothing remembered (the cache removed before each run: a run
+#      after renewals or edits, or the first one)
 #
 # Both tools see the same certificates: self-signed ECDSA P-256, valid 80
 # days from now, so neither is due (myapp renews with a third of the
@@ -28,7 +32,8 @@
 # lock, so that it does not hold up a test run while it waits.
 #
 # It creates /etc/myapp/bench-NNN, /var/lib/myapp/acme/{state,locks}/
-# bench-NNN.* and a temporary directory, and removes them (and the
+# bench-NNN.*, /var/lib/myapp/acme/renew-cache (the decisions --all
+# remembers) and a temporary directory, and removes them (and the
 # directories it had to create) at exit. It refuses to run when any of them
 # exists, or when /etc/myapp holds other apps (`cert renew --all` would
 # act on them). docs/bench-renew.md records a run.
@@ -75,6 +80,8 @@ check_no_other_apps
 
 tmp=$(mktemp -d /tmp/bench-renew.XXXXXX)
 created=()
+cache=/var/lib/myapp/acme/renew-cache
+[[ -e $cache ]] || created_cache=1
 for d in /etc/myapp /var/lib/myapp /var/lib/myapp/acme /var/lib/myapp/acme/state /var/lib/myapp/acme/locks; do
 	[[ -e $d ]] || created+=("$d")
 done
@@ -87,6 +94,7 @@ cleanup() {
 		[[ -n ${ours[/etc/myapp/$(name "$i")/myapp.toml]:-} ]] || continue
 		rm -f "/var/lib/myapp/acme/state/$(name "$i").json" "/var/lib/myapp/acme/locks/$(name "$i").lock"
 	done
+	[[ -z ${created_cache:-} ]] || rm -f "$cache"
 	for ((d = ${#created[@]} - 1; d >= 0; d--)); do
 		rmdir "${created[d]}" 2>/dev/null || true
 	done
@@ -230,6 +238,11 @@ expect_not_due() {
 }
 expect_not_due 1 "${myapp_one[@]}"
 expect_not_due "$N" "${myapp_all[@]}"
+# What --all remembers is only trusted for files older than a second.
+sleep 1.1
+expect_not_due "$N" "${myapp_all[@]}"
+remembered=$("${myapp_all[@]}" -v 2>&1 | grep -c 'unchanged since an earlier run') || true
+((remembered == N)) || die "--all remembered $remembered of $N decisions: the repeated run would not be what is timed"
 for n in 1 "$N"; do
 	if ((n == 1)); then c=("${certbot_one[@]}"); else c=("${certbot_all[@]}"); fi
 	out=$(unshare -n "${c[@]}" 2>&1) || die "${c[*]} failed without network: $out"
@@ -269,7 +282,9 @@ timed a 3 --min-runs "$MIN_RUNS" \
 
 echo "==> B: $N certificates, one process each"
 timed b 2 --min-runs "$(((MIN_RUNS + 2) / 3))" \
+	--prepare true --prepare "$(q rm -f "$cache")" --prepare true \
 	-n "myapp cert renew --all ($N apps)" "$(q "${myapp_all[@]}")" \
+	-n "myapp cert renew --all ($N apps, nothing remembered)" "$(q "${myapp_all[@]}")" \
 	-n "certbot renew ($N lineages)" "$(q "${certbot_all[@]}")"
 
 ms() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .median * 1000' "$1"; }
@@ -277,18 +292,20 @@ ma=$(ms "$tmp/a.json" "myapp cert renew (1 cert)")
 ca=$(ms "$tmp/a.json" "certbot renew (1 cert)")
 fa=$(ms "$tmp/a.json" "myapp version (floor)")
 mb=$(ms "$tmp/b.json" "myapp cert renew --all ($N apps)")
+mc=$(ms "$tmp/b.json" "myapp cert renew --all ($N apps, nothing remembered)")
 cb=$(ms "$tmp/b.json" "certbot renew ($N lineages)")
 echo
 echo "== medians, whole process"
 echo "   machine: $(nproc) CPUs, $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r)"
 echo "   $("$bin" version 2>&1 | head -1), CGO_ENABLED=0; $(certbot --version 2>&1) ($(dpkg-query -W -f='${Version}' certbot) from Debian); $(hyperfine --version)"
 echo "   other processes meanwhile: $(cat "$tmp/a.others")% of a CPU during A, $(cat "$tmp/b.others")% during B (busiest CPU before: ${busy}%)"
-awk -v ma="$ma" -v ca="$ca" -v fa="$fa" -v mb="$mb" -v cb="$cb" -v n="$N" '
+awk -v ma="$ma" -v ca="$ca" -v fa="$fa" -v mb="$mb" -v mc="$mc" -v cb="$cb" -v n="$N" '
 function ok(c) { return c ? "met" : "MISSED" }
 BEGIN {
 	printf "   %-34s %10s %10s %9s\n", "", "myapp", "certbot", "ratio"
 	printf "   %-34s %7.2f ms %7.0f ms %8.0fx\n", "1 certificate", ma, ca, ca / ma
 	printf "   %-34s %7.2f ms %7.0f ms %8.0fx\n", n " certificates (one process)", mb, cb, cb / mb
+	printf "   %-34s %7.2f ms %7.0f ms %8.0fx\n", "  ... nothing remembered", mc, cb, cb / mc
 	printf "   %-34s %7.2f ms\n", "myapp version (process floor)", fa
 	printf "   %-34s %7.3f ms %7.1f ms\n", "per certificate, " n " in one run", mb / n, cb / n
 	print ""
