@@ -95,7 +95,7 @@ func (s *CertState) SetARI(serial string, start, end time.Time, explain string, 
 	if s.Serial != serial || !s.ARIStart.Equal(start) || !s.ARIEnd.Equal(end) || s.RenewAt.IsZero() {
 		s.RenewAt = start
 		if w := end.Sub(start); w > 0 {
-			s.RenewAt = start.Add(rand.N(w))
+			s.RenewAt = start.Add(rand.N(w).Truncate(time.Second)) // whole seconds, as the window is given
 		}
 	}
 	s.Serial, s.ARIStart, s.ARIEnd, s.ARIExplain, s.ARINextPoll, s.ARIUnsupp = serial, start, end, explain, nextPoll, false

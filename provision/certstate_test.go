@@ -151,6 +151,9 @@ func TestARIRenewTimeStableInsideWindow(t *testing.T) {
 	if first.Before(now.Add(time.Hour)) || first.After(now.Add(3*time.Hour)) {
 		t.Fatalf("renew time %s outside the window", first)
 	}
+	if off := first.Sub(now.Add(time.Hour)); off%time.Second != 0 {
+		t.Errorf("renew time %s is %s into the window: not whole seconds (JSON would show nanoseconds)", first, off)
+	}
 	st.SetARI("01", now.Add(time.Hour), now.Add(3*time.Hour), "", now.Add(2*time.Hour))
 	if !st.RenewAt.Equal(first) {
 		t.Fatal("the same window picked a new time")
