@@ -52,18 +52,21 @@ func newCertCmd(g *Globals) *cobra.Command {
 		Long: `Renew the certificate when it is due. With nothing due it decides from local
 files alone (the certificate, the CA's stored renewal window, the backoff), so
 it is cheap to run often. After a failure it backs off (30 min, doubling, at
-most a day) and respects a CA's Retry-After. One run per app at a time.
+most a day) and respects a CA's Retry-After. One renewal per app at a time: a
+run with work to do waits for the app's lock (--lock-wait).
 
 Runs on the host by default (what <app>-renew.timer does). With --host it runs
 from this machine for apps served by several hosts: one order, installed on
 every host.
 
 With --all it handles every app configured on this host
-(/etc/myapp/<app>/myapp.toml) in one run, one after another, like
-` + "`certbot renew`" + ` does for its lineages: one line (or JSON entry) per
-certificate; exit 0 when each was renewed or not due, 1 when all failed, 3
-when some did. A broken config is reported with its file and does not stop
-the other apps.`,
+(/etc/myapp/<app>/myapp.toml) in one run, like ` + "`certbot renew`" + ` does for
+its lineages: one line (or JSON entry) per certificate; exit 0 when each was
+renewed or not due, 3 when some failed, 1 when all did (2 when each failure is
+a config mistake). A broken config is reported with its file and does not
+stop the other apps. Apps are decided in parallel and renewed one at a time;
+a not-due answer is remembered in /var/lib/myapp/acme/renew-cache while the
+app's files are unchanged.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runCertRenew(c.Context(), g, opts, false) },
 	}
