@@ -27,8 +27,7 @@ require_free_ports "${E2E_PORTS[@]}"
 work=$(mktemp -d /tmp/myapp-demo-bin.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-echo "==> go build myapp"
+echo "==> go build myapp and the demo driver (a few minutes with an empty Go cache)"
 CGO_ENABLED=0 go build -o "$work/myapp" .
-
 go build -o "$work/demo" ./internal/testenv/cmd/demo
 "$work/demo" --myapp "$work/myapp" "$@"

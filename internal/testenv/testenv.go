@@ -61,18 +61,24 @@ func Prereqs() error {
 // lock is free or ctx ends. The returned func releases it.
 //
 // Take it once per process: the lock is not reentrant.
-func Lock(ctx context.Context) (unlock func(), err error) {
+func Lock(ctx context.Context) (unlock func(), err error) { return LockNotify(ctx, nil) }
+
+// LockNotify is Lock, calling waiting (when not nil) once if another
+// process holds the lock, before it waits.
+func LockNotify(ctx context.Context, waiting func()) (unlock func(), err error) {
 	// The ports are the machine's, whatever cache directory is in use.
 	dir := "/run/lock"
 	if _, err := os.Stat(dir); err != nil {
 		dir = os.TempDir()
 	}
-	return flock(ctx, filepath.Join(dir, "myapp-e2e-machine.lock"))
+	return flockNotify(ctx, filepath.Join(dir, "myapp-e2e-machine.lock"), waiting)
 }
 
 // flock takes an exclusive advisory lock on path, polling so ctx can end the
 // wait.
-func flock(ctx context.Context, path string) (func(), error) {
+func flock(ctx context.Context, path string) (func(), error) { return flockNotify(ctx, path, nil) }
+
+func flockNotify(ctx context.Context, path string, waiting func()) (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
@@ -91,6 +97,10 @@ func flock(ctx context.Context, path string) (func(), error) {
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if waiting != nil {
+			waiting()
+			waiting = nil
 		}
 		select {
 		case <-ctx.Done():

@@ -61,13 +61,19 @@ func run(ctx context.Context, myapp, frontend string, keep bool) error {
 	}
 	defer os.RemoveAll(work)
 
-	setup, cancel := context.WithTimeout(ctx, 20*time.Minute)
-	defer cancel()
-	unlock, err := testenv.Lock(setup)
+	// The throwaway host's ports are the machine's: a test run holding them
+	// is waited for, as scripts/demo.sh does (up to an hour).
+	lockCtx, cancelLock := context.WithTimeout(ctx, time.Hour)
+	defer cancelLock()
+	unlock, err := testenv.LockNotify(lockCtx, func() {
+		step("waiting for a test run to finish with the throwaway host (/run/lock/myapp-e2e-machine.lock)")
+	})
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	setup, cancel := context.WithTimeout(ctx, 20*time.Minute)
+	defer cancel()
 
 	step("starting the stub API backend on 127.0.0.1:8000")
 	stub, err := testenv.StubBackend(setup, "127.0.0.1:8000")
