@@ -223,3 +223,26 @@ func minica(t *testing.T, p *Pebble) *x509.CertPool {
 	pool.AppendCertsFromPEM(b)
 	return pool
 }
+
+// TestFlockSaysWhenItWaits: the demo tells its user it waits for a test
+// run, once, and says nothing when the lock is free.
+func TestFlockSaysWhenItWaits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "machine.lock")
+	unlock, err := flock(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 600*time.Millisecond)
+	defer cancel()
+	calls := 0
+	if _, err := flockNotify(ctx, path, func() { calls++ }); err == nil || calls != 1 {
+		t.Fatalf("lock held elsewhere: err %v, %d calls; want a timeout after exactly one call", err, calls)
+	}
+	unlock()
+	calls = 0
+	unlock, err = flockNotify(t.Context(), path, func() { calls++ })
+	if err != nil || calls != 0 {
+		t.Fatalf("free lock: err %v, %d calls; want it taken silently", err, calls)
+	}
+	unlock()
+}
