@@ -136,6 +136,12 @@ func runCertRenew(ctx context.Context, g *Globals, opts *CertOptions, obtainOnly
 		return err
 	}
 	res, _, ok := notDue(ctx, cfg, opts, obtainOnly, time.Now())
+	if ok && needsIssuerCheck(cfg) {
+		if err := checkIssuer(g, cfg); err != nil {
+			res = certResult{App: cfg.App, Config: cfg.Path, RenewResult: provision.RenewResult{Name: cfg.Domains[0],
+				Domains: cfg.Domains, Status: provision.StatusFailed, Reason: err.Error(), Err: err}}
+		}
+	}
 	if !ok {
 		if res, err = renewApp(ctx, g, cfg, opts, obtainOnly); err != nil {
 			return err
@@ -155,6 +161,18 @@ func notDue(ctx context.Context, cfg *config.Config, opts *CertOptions, obtainOn
 	p := provision.PathsUnder(hostRoot, cfg.App, cfg.Domains[0])
 	r, until, ok := provision.NotDue(ctx, localHost(), p, cfg.Domains, now)
 	return certResult{App: cfg.App, Config: cfg.Path, RenewResult: r}, until, ok
+}
+
+// checkIssuer sets up cfg's issuer as a renewal would, without contacting
+// the CA: a not-due run still reports what would make the renewal fail
+// (DNS credentials missing, a CA roots file gone, an EAB secret unset), in
+// time to fix it. It may set the DNS provider's variables in this process.
+func checkIssuer(g *Globals, cfg *config.Config) error {
+	if cfg.ACME.Directory == "local" {
+		return nil
+	}
+	_, err := newIssuer(g, cfg, provision.PathsUnder(hostRoot, cfg.App, cfg.Domains[0]))
+	return err
 }
 
 // localHost is this machine, made once per process.
@@ -281,12 +299,18 @@ func runCertRenewAll(ctx context.Context, g *Globals, opts *CertOptions) error {
 		if d.remembered && g.Verbose {
 			g.logf("%s: config, certificate, key and renewal state unchanged since an earlier run: its answer stands", res.Name)
 		}
-		if err == nil && !d.notDue {
+		if err == nil && !d.remembered && (!d.notDue || needsIssuerCheck(d.cfg)) {
 			// Each app's DNS provider variables come from its own .env
 			// (dnsProviderEnv sets them in this process): the next app
 			// must neither see nor use them.
 			restore := snapshotEnv()
-			res, err = renewApp(ctx, g, d.cfg, opts, false)
+			if d.notDue {
+				if err = checkIssuer(g, d.cfg); err == nil && rememberable(d.cfg) {
+					rememberNotDue(cache, a, res, d.stamps, d.since, d.until)
+				}
+			} else {
+				res, err = renewApp(ctx, g, d.cfg, opts, false)
+			}
 			restore()
 		}
 		if err != nil {
@@ -315,6 +339,11 @@ type appDecision struct {
 	notDue     bool // res is the answer: nothing to do
 	remembered bool // ... found unchanged since an earlier run
 	err        error
+
+	// For an answer to remember once the issuer is checked.
+	stamps statcache.Stamps
+	since  time.Time
+	until  time.Time
 }
 
 // decideApp loads a's config and answers it when nothing is due. It only
@@ -324,15 +353,22 @@ func decideApp(ctx context.Context, g *Globals, opts *CertOptions, cache *statca
 	if res, ok := cachedNotDue(cache, a, now); ok {
 		return appDecision{res: res, notDue: true, remembered: true}
 	}
+	var stamps statcache.Stamps
+	if cache != nil {
+		stamps = statcache.Stamp(a.config)
+	}
 	cfg, err := loadHostApp(g, a)
 	if err != nil {
 		return appDecision{cfg: cfg, err: err}
 	}
-	res, until, ok := notDue(ctx, cfg, opts, false, now)
-	if ok {
-		rememberNotDue(cache, a, cfg, res, now, until)
+	if cache != nil {
+		stamps = append(stamps, statcache.Stamp(decisionFiles(cfg)...)...)
 	}
-	return appDecision{cfg: cfg, res: res, notDue: ok}
+	res, until, ok := notDue(ctx, cfg, opts, false, now)
+	if ok && !needsIssuerCheck(cfg) {
+		rememberNotDue(cache, a, res, stamps, now, until)
+	}
+	return appDecision{cfg: cfg, res: res, notDue: ok, stamps: stamps, since: now, until: until}
 }
 
 // parallel runs f(0) ... f(n-1) on as many goroutines as there are CPUs

@@ -545,9 +545,62 @@ func TestCertRenewAllRemembersNotDue(t *testing.T) {
 	// An override in the environment bypasses what is remembered.
 	time.Sleep(statcache.Margin + 100*time.Millisecond)
 	h.run("cert", "renew", "--all") // remembers alpha again
+	// GODEBUG can change how a certificate parses (x509negativeserial):
+	// answers remembered under other settings are not used.
+	t.Setenv("GODEBUG", "x509negativeserial=1")
+	if _, _, stderr := h.run("cert", "renew", "--all", "-v"); strings.Contains(stderr, remembered) {
+		t.Errorf("with another GODEBUG, a remembered answer was used:\n%s", stderr)
+	}
+	t.Setenv("GODEBUG", "")
+	h.run("cert", "renew", "--all") // decides again under these settings
+	if _, _, stderr := h.run("cert", "renew", "--all", "-v"); !strings.Contains(stderr, "alpha.test: "+remembered) {
+		t.Errorf("alpha's answer is not remembered any more:\n%s", stderr)
+	}
 	t.Setenv("MYAPP_ACME_EMAIL", "other@example.com")
 	if _, _, stderr := h.run("cert", "renew", "--all", "-v"); strings.Contains(stderr, remembered) {
 		t.Errorf("with MYAPP_ACME_EMAIL set, a remembered answer was used:\n%s", stderr)
+	}
+	if n := h.requests.Load(); n != 0 {
+		t.Errorf("the CA got %d requests, want 0", n)
+	}
+}
+
+// TestCertRenewNotDueChecksIssuer: a run with nothing due still sets up
+// the issuer, so that what would make the renewal fail (DNS credentials
+// missing, the CA roots file gone) is reported weeks before it is due; a
+// remembered answer does not hide it.
+func TestCertRenewNotDueChecksIssuer(t *testing.T) {
+	unsetenv(t, "EXEC_PATH")
+	h := newTestHost(t)
+	h.notDue("alpha")
+	p := h.root + "/etc/myapp/alpha/myapp.toml"
+	toml, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.write(p, append(toml, "dns_provider = \"exec\"\n"...), 0o644) // the last table is [acme]
+	code, _, stderr := h.run("cert", "renew", "--config", p)
+	if code != 2 || !strings.Contains(stderr, "EXEC_PATH") || !strings.Contains(stderr, "alpha.test: failed") {
+		t.Errorf("single app, DNS credentials missing: exit %d, want 2 naming EXEC_PATH\n%s", code, stderr)
+	}
+
+	h.notDue("beta") // its issuer reads the fake CA's roots file (ca_roots)
+	time.Sleep(statcache.Margin + 100*time.Millisecond)
+	for run := range 2 {
+		code, _, stderr = h.run("cert", "renew", "--all", "-v")
+		if code != 3 || !strings.Contains(stderr, "alpha.test: failed") || !strings.Contains(stderr, "beta.test: not due") {
+			t.Fatalf("run %d: exit %d, want 3 with alpha failing and beta not due\n%s", run, code, stderr)
+		}
+	}
+	if !strings.Contains(stderr, "beta.test: config, certificate, key and renewal state unchanged") {
+		t.Fatalf("beta's answer was not remembered:\n%s", stderr)
+	}
+	if err := os.Remove(h.caRoots); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = h.run("cert", "renew", "--all")
+	if code != 2 || !strings.Contains(stderr, "beta.test: failed") || !strings.Contains(stderr, "acme.ca_roots") {
+		t.Errorf("CA roots file removed: exit %d, want 2 (config mistakes only) with beta failing on acme.ca_roots\n%s", code, stderr)
 	}
 	if n := h.requests.Load(); n != 0 {
 		t.Errorf("the CA got %d requests, want 0", n)

@@ -16,11 +16,22 @@ import (
 // ErrTooLarge is wrapped by the error Read returns for a file over its limit.
 var ErrTooLarge = errors.New("file too large")
 
+// ErrNotRegular is wrapped by the error ReadRegular returns for anything but
+// a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
 // Read returns the contents of the file name, at most limit bytes (limit <= 0:
 // no limit). Its errors are *os.PathError, as os.ReadFile's are. Anything
 // but a regular file (a FIFO, a device, a directory) is read by package os,
 // which knows how to wait on it or refuse it.
-func Read(name string, limit int64) ([]byte, error) {
+func Read(name string, limit int64) ([]byte, error) { return read(name, limit, false) }
+
+// ReadRegular is Read for regular files only: anything else (a FIFO,
+// which would block until a writer comes, a device) is an error wrapping
+// ErrNotRegular, and is not read.
+func ReadRegular(name string, limit int64) ([]byte, error) { return read(name, limit, true) }
+
+func read(name string, limit int64, regularOnly bool) ([]byte, error) {
 	fd, err := open(name)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
@@ -32,6 +43,9 @@ func Read(name string, limit int64) ([]byte, error) {
 	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		syscall.Close(fd)
+		if regularOnly {
+			return nil, &os.PathError{Op: "read", Path: name, Err: ErrNotRegular}
+		}
 		return readOS(name, limit)
 	}
 	data, err := readAll(fd, st.Size, limit)

@@ -133,3 +133,24 @@ func BenchmarkRead(b *testing.B) {
 		}
 	})
 }
+
+// TestReadRegular refuses, without blocking, what is not a regular file.
+func TestReadRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fifo, dir, "/dev/zero"} {
+		if _, err := ReadRegular(p, 0); !errors.Is(err, ErrNotRegular) {
+			t.Errorf("%s: %v, want ErrNotRegular", p, err)
+		}
+	}
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, []byte("data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadRegular(p, 0); err != nil || string(got) != "data" {
+		t.Errorf("regular file: %q, %v", got, err)
+	}
+}

@@ -7,11 +7,15 @@
 // app's config, certificate, key and renewal state costs about ten times
 // more than asking the kernel whether any of them changed.
 //
-// A value is only stored when every file it came from last changed
-// (ctime) at least Margin before the computation started: a file written
-// after that point, even within one tick of the file system's clock, then
-// has a newer ctime than the one recorded, so no change goes unnoticed.
-// ctime cannot be set by a program; any write, rename or chmod moves it.
+// The files are stamped (Stamp) before they are read, and a value is only
+// stored (Put) when the stamps taken again afterwards are the same, so a
+// path that came to name another file meanwhile (a symlink switched, a
+// file renamed over it) is not trusted; and only when every file last
+// changed (ctime) at least Margin before the computation started: a file
+// written after that point, even within one tick of the file system's
+// clock, then has a newer ctime than the one recorded, so no change goes
+// unnoticed. ctime cannot be set by a program; any write, rename or chmod
+// moves it.
 package statcache
 
 import (
@@ -72,9 +76,9 @@ type stamp struct {
 // salt, or one that cannot be read or parsed, is an empty cache.
 func Open(path, salt string) *Cache {
 	c := &Cache{path: path, salt: salt, entries: map[string]*entry{}, used: map[string]bool{}}
-	data, err := readfile.Read(path, maxSize)
+	data, err := readfile.ReadRegular(path, maxSize)
 	if err != nil {
-		return c
+		return c // missing, unreadable, or not a regular file (a FIFO would block)
 	}
 	entries, err := parse(string(data), salt)
 	if err != nil {
@@ -104,12 +108,29 @@ func (c *Cache) Get(key string, now time.Time) ([]string, bool) {
 	return e.value, true
 }
 
-// Put stores value for key: computed from files, starting at since (taken
-// before any of them was read), holding until until. It is not stored (and
-// an older value is dropped) when a file changed too recently to be
-// trusted, cannot be stat'ed, or a field holds a tab or newline.
-func (c *Cache) Put(key string, value []string, files []string, since, until time.Time) {
-	e := newEntry(key, value, files, since, until)
+// Stamps are what stat said about some files, taken before they were read.
+type Stamps []fileStamp
+
+// Stamp records the files' stat data; take it before reading them.
+func Stamp(files ...string) Stamps {
+	out := make(Stamps, len(files))
+	for i, p := range files {
+		id, err := stat(p)
+		if err != nil {
+			id = stamp{ino: -1} // never stored: Put stats again and fails
+		}
+		out[i] = fileStamp{p, id}
+	}
+	return out
+}
+
+// Put stores value for key: computed from the stamped files, starting at
+// since (taken before any of them was read), holding until until. It is
+// not stored (and an older value is dropped) when a file is not as it was
+// stamped, changed too recently to be trusted, cannot be stat'ed, or a
+// field holds a tab or newline.
+func (c *Cache) Put(key string, value []string, before Stamps, since, until time.Time) {
+	e := newEntry(key, value, before, since, until)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.used[key] = true
@@ -124,8 +145,8 @@ func (c *Cache) Put(key string, value []string, files []string, since, until tim
 }
 
 // newEntry is Put's entry, or nil when it is not to be stored.
-func newEntry(key string, value []string, files []string, since, until time.Time) *entry {
-	if !storable(key) || !until.After(since) || len(files) == 0 {
+func newEntry(key string, value []string, before Stamps, since, until time.Time) *entry {
+	if !storable(key) || !until.After(since) || len(before) == 0 {
 		return nil
 	}
 	for _, v := range value {
@@ -134,12 +155,12 @@ func newEntry(key string, value []string, files []string, since, until time.Time
 		}
 	}
 	e := &entry{since: since, until: until, value: value}
-	for _, p := range files {
-		id, err := stat(p)
-		if err != nil || !storable(p) || id.ctime > since.Add(-Margin).UnixNano() {
+	for _, b := range before {
+		id, err := stat(b.path)
+		if err != nil || id != b.id || !storable(b.path) || id.ctime > since.Add(-Margin).UnixNano() {
 			return nil
 		}
-		e.files = append(e.files, fileStamp{p, id})
+		e.files = append(e.files, b)
 	}
 	return e
 }
@@ -220,7 +241,7 @@ func storable(s string) bool { return !strings.ContainsAny(s, "\t\n\r") }
 //	K <TAB> key <TAB> since <TAB> until <TAB> value...
 //	F <TAB> path <TAB> dev <TAB> ino <TAB> size <TAB> mtime <TAB> ctime
 //
-// with times in Unix nanoseconds; F lines belong to the K line above. The
+// with times in RFC 3339 (FormatTime); F lines belong to the K line above. The
 // last line is the CRC-32 of all before it:
 //
 //	sum <TAB> crc
@@ -228,7 +249,7 @@ func (c *Cache) format() string {
 	var b strings.Builder
 	b.WriteString(magic + "\t" + c.salt + "\n")
 	for k, e := range c.entries {
-		fields := append([]string{"K", k, strconv.FormatInt(e.since.UnixNano(), 10), strconv.FormatInt(e.until.UnixNano(), 10)}, e.value...)
+		fields := append([]string{"K", k, FormatTime(e.since), FormatTime(e.until)}, e.value...)
 		b.WriteString(strings.Join(fields, "\t") + "\n")
 		for _, f := range e.files {
 			fmt.Fprintf(&b, "F\t%s\t%d\t%d\t%d\t%d\t%d\n", f.path, f.id.dev, f.id.ino, f.id.size, f.id.mtime, f.id.ctime)
@@ -239,6 +260,13 @@ func (c *Cache) format() string {
 }
 
 var errFormat = errors.New("not a cache file")
+
+// FormatTime writes t for a value, exactly (any year, to the nanosecond):
+// RFC 3339 in UTC. ParseTime reads it back.
+func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// ParseTime reads what FormatTime wrote.
+func ParseTime(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
 
 func parse(data, salt string) (map[string]*entry, error) {
 	i := strings.LastIndex(strings.TrimSuffix(data, "\n"), "\n") + 1
@@ -259,12 +287,12 @@ func parse(data, salt string) (map[string]*entry, error) {
 		f := strings.Split(line, "\t")
 		switch {
 		case f[0] == "K" && len(f) >= 4:
-			since, err1 := strconv.ParseInt(f[2], 10, 64)
-			until, err2 := strconv.ParseInt(f[3], 10, 64)
+			since, err1 := ParseTime(f[2])
+			until, err2 := ParseTime(f[3])
 			if err1 != nil || err2 != nil || entries[f[1]] != nil || (cur != nil && len(cur.files) == 0) {
 				return nil, errFormat
 			}
-			cur = &entry{since: time.Unix(0, since), until: time.Unix(0, until), value: f[4:]}
+			cur = &entry{since: since, until: until, value: f[4:]}
 			entries[f[1]] = cur
 		case f[0] == "F" && len(f) == 7 && cur != nil:
 			var n [5]int64

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -41,7 +42,7 @@ func (f *fixture) write(p, s string) {
 func (f *fixture) stored(value ...string) *Cache {
 	f.t.Helper()
 	c := Open(f.cache, "salt")
-	c.Put("k", value, []string{f.a, f.b}, f.since, f.until)
+	c.Put("k", value, Stamp(f.a, f.b), f.since, f.until)
 	if err := c.Save(); err != nil {
 		f.t.Fatal(err)
 	}
@@ -186,12 +187,13 @@ func TestSaltAndDamage(t *testing.T) {
 		string(good[:len(good)-20]), // torn
 		string(good[:len(good)-5]) + "\n",
 		string(flipped),
-		withSum(head + "K\tk\tnotanumber\t1\tv\nF\t/x\t1\t2\t3\t4\t5\n"),
-		withSum(head + "F\t/x\t1\t2\t3\t4\t5\n"),                                               // a file line before any key
-		withSum(head + "K\tk\t1\t9223372036854775807\tv\nF\t/x\t1\n"),                          // short file line
-		withSum(head + "K\tk\t1\t2\nF\t/x\t1\t2\t3\t4\t5\nK\tk\t1\t2\nF\t/x\t1\t2\t3\t4\t5\n"), // a key twice
-		withSum(head + "K\tk\t1\t9223372036854775807\tv\n"),                                    // a value tied to no file
-		withSum(head + "K\tj\t1\t9223372036854775807\tv\nK\tk\t1\t2\nF\t/x\t1\t2\t3\t4\t5\n"),
+		withSum(head + "K\tk\tnotatime\t9999-01-01T00:00:00Z\tv\nF\t/x\t1\t2\t3\t4\t5\n"),
+		withSum(head + "K\tk\t2026-01-01T00:00:00Z\t9999-01-01T00:00:00Z\tv\nF\t/x\t1\t2\tthree\t4\t5\n"),
+		withSum(head + "F\t/x\t1\t2\t3\t4\t5\n"),                                                                                                                           // a file line before any key
+		withSum(head + "K\tk\t2026-01-01T00:00:00Z\t9999-01-01T00:00:00Z\tv\nF\t/x\t1\n"),                                                                                  // short file line
+		withSum(head + "K\tk\t2026-01-01T00:00:00Z\t9999-01-01T00:00:00Z\nF\t/x\t1\t2\t3\t4\t5\nK\tk\t2026-01-01T00:00:00Z\t9999-01-01T00:00:00Z\nF\t/x\t1\t2\t3\t4\t5\n"), // a key twice
+		withSum(head + "K\tk\t2026-01-01T00:00:00Z\t9999-01-01T00:00:00Z\tv\n"),                                                                                            // a value tied to no file
+		withSum(head + "K\tj\t2026-01-01T00:00:00Z\t9999-01-01T00:00:00Z\tv\nK\tk\t2026-01-01T00:00:00Z\t9999-01-01T00:00:00Z\nF\t/x\t1\t2\t3\t4\t5\n"),
 	} {
 		f.write(f.cache, bad)
 		c := Open(f.cache, "salt")
@@ -211,8 +213,8 @@ func TestSaltAndDamage(t *testing.T) {
 func TestUnusedKeysAreForgotten(t *testing.T) {
 	f := newFixture(t)
 	c := Open(f.cache, "salt")
-	c.Put("k", []string{"v"}, []string{f.a}, f.since, f.until)
-	c.Put("gone", []string{"v"}, []string{f.b}, f.since, f.until)
+	c.Put("k", []string{"v"}, Stamp(f.a), f.since, f.until)
+	c.Put("gone", []string{"v"}, Stamp(f.b), f.since, f.until)
 	if err := c.Save(); err != nil {
 		t.Fatal(err)
 	}
@@ -233,13 +235,13 @@ func TestUnstorableValues(t *testing.T) {
 		f.miss(c, "value "+v[0])
 	}
 	c := Open(f.cache, "salt")
-	c.Put("k", []string{"v"}, []string{filepath.Join(f.dir, "missing")}, f.since, f.until)
+	c.Put("k", []string{"v"}, Stamp(filepath.Join(f.dir, "missing")), f.since, f.until)
 	if _, ok := c.Get("k", f.now); ok {
 		t.Error("a value from a file that cannot be stat'ed was stored")
 	}
 	// A failed Put drops the value stored before it.
 	c = f.stored("old")
-	c.Put("k", []string{"new\t"}, []string{f.a}, f.since, f.until)
+	c.Put("k", []string{"new\t"}, Stamp(f.a), f.since, f.until)
 	f.miss(c, "an unstorable Put after a stored value")
 }
 
@@ -268,7 +270,7 @@ func TestConcurrentUse(t *testing.T) {
 	for i := range 16 {
 		wg.Go(func() {
 			key := fmt.Sprint("k", i%4)
-			c.Put(key, []string{key}, []string{f.a, f.b}, f.since, f.until)
+			c.Put(key, []string{key}, Stamp(f.a, f.b), f.since, f.until)
 			if v, ok := c.Get(key, f.now); !ok || v[0] != key {
 				t.Errorf("Get(%s) = %q, %v", key, v, ok)
 			}
@@ -283,5 +285,75 @@ func TestConcurrentUse(t *testing.T) {
 		if _, ok := c.Get(fmt.Sprint("k", i), f.now); !ok {
 			t.Errorf("k%d not saved", i)
 		}
+	}
+}
+
+// TestChangedWhileReadIsNotStored: a path that names another file after it
+// was stamped (a link switched to another version while the files were
+// read) gives no stored value, even when the new file is old.
+func TestChangedWhileReadIsNotStored(t *testing.T) {
+	f := newFixture(t)
+	for _, v := range []string{"v1", "v2"} {
+		if err := os.MkdirAll(filepath.Join(f.dir, v), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f.write(filepath.Join(f.dir, v, "chain"), v)
+	}
+	live := filepath.Join(f.dir, "live")
+	if err := os.Symlink("v1", live); err != nil {
+		t.Fatal(err)
+	}
+	f.since = time.Now().Add(2 * Margin)
+	stamps := Stamp(filepath.Join(live, "chain"))
+	// ... the files are read here; meanwhile the link moves.
+	if err := os.Symlink("v2", live+".new"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(live+".new", live); err != nil {
+		t.Fatal(err)
+	}
+	c := Open(f.cache, "salt")
+	c.Put("k", []string{"from v1"}, stamps, f.since, f.until)
+	f.miss(c, "stored from files that changed while they were read")
+}
+
+// TestTimesAnyYear: times far beyond 2262 (UnixNano's end) keep their
+// value.
+func TestTimesAnyYear(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(9966, 11, 9, 16, 53, 50, 0, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2027, 1, 26, 16, 29, 18, 123456789, time.UTC),
+	} {
+		got, err := ParseTime(FormatTime(tm))
+		if err != nil || !got.Equal(tm) {
+			t.Errorf("%s: round trip gave %s, %v", tm, got, err)
+		}
+	}
+	f := newFixture(t)
+	f.until = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	f.hit(f.stored("v"), "v")
+}
+
+// TestFIFOIsNoCache: a FIFO where the cache file belongs is not waited on
+// (a renewal run would hang until killed); it is replaced at the next save.
+func TestFIFOIsNoCache(t *testing.T) {
+	f := newFixture(t)
+	if err := syscall.Mkfifo(f.cache, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *Cache, 1)
+	go func() { done <- Open(f.cache, "salt") }()
+	select {
+	case c := <-done:
+		c.Put("k", []string{"v"}, Stamp(f.a), f.since, f.until)
+		if err := c.Save(); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Lstat(f.cache); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("after Save: %v, %v; want a regular file", fi, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Open blocked on a FIFO")
 	}
 }
