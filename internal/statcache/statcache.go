@@ -189,12 +189,12 @@ func (c *Cache) Save() error {
 	return nil
 }
 
-func replace(path, data string) error {
+func replace(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*") // mode 0600
 	if err != nil {
 		return err
 	}
-	_, err = f.WriteString(data)
+	_, err = f.Write(data)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -245,18 +245,27 @@ func storable(s string) bool { return !strings.ContainsAny(s, "\t\n\r") }
 // last line is the CRC-32 of all before it:
 //
 //	sum <TAB> crc
-func (c *Cache) format() string {
-	var b strings.Builder
-	b.WriteString(magic + "\t" + c.salt + "\n")
+func (c *Cache) format() []byte {
+	b := make([]byte, 0, 64+len(c.entries)*800)
+	b = append(b, magic+"\t"+c.salt+"\n"...)
 	for k, e := range c.entries {
-		fields := append([]string{"K", k, FormatTime(e.since), FormatTime(e.until)}, e.value...)
-		b.WriteString(strings.Join(fields, "\t") + "\n")
+		b = append(b, "K\t"+k+"\t"...)
+		b = e.since.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '\t')
+		b = e.until.UTC().AppendFormat(b, time.RFC3339Nano)
+		for _, v := range e.value {
+			b = append(append(b, '\t'), v...)
+		}
+		b = append(b, '\n')
 		for _, f := range e.files {
-			fmt.Fprintf(&b, "F\t%s\t%d\t%d\t%d\t%d\t%d\n", f.path, f.id.dev, f.id.ino, f.id.size, f.id.mtime, f.id.ctime)
+			b = append(b, "F\t"+f.path...)
+			for _, n := range [...]int64{f.id.dev, f.id.ino, f.id.size, f.id.mtime, f.id.ctime} {
+				b = strconv.AppendInt(append(b, '\t'), n, 10)
+			}
+			b = append(b, '\n')
 		}
 	}
-	fmt.Fprintf(&b, "sum\t%08x\n", crc32.ChecksumIEEE([]byte(b.String())))
-	return b.String()
+	return fmt.Appendf(b, "sum\t%08x\n", crc32.ChecksumIEEE(b))
 }
 
 var errFormat = errors.New("not a cache file")
