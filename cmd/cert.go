@@ -163,16 +163,27 @@ func notDue(ctx context.Context, cfg *config.Config, opts *CertOptions, obtainOn
 	return certResult{App: cfg.App, Config: cfg.Path, RenewResult: r}, until, ok
 }
 
-// checkIssuer sets up cfg's issuer as a renewal would, without contacting
-// the CA: a not-due run still reports what would make the renewal fail
-// (DNS credentials missing, a CA roots file gone, an EAB secret unset), in
-// time to fix it. It may set the DNS provider's variables in this process.
+// checkIssuer checks, on a run with nothing due, what the issuer will
+// read from outside myapp.toml when renewal comes: the CA roots file holds
+// certificates, the EAB secret's variable is set. Reported now, it can be
+// fixed before it matters. DNS provider credentials are not checked here:
+// setting up some providers calls their API (namecheap looks up this
+// machine's address, pdns asks for its API version), and a run with
+// nothing due makes no network call; init checks them, and an order names
+// what is missing.
 func checkIssuer(g *Globals, cfg *config.Config) error {
 	if cfg.ACME.Directory == "local" {
 		return nil
 	}
-	_, err := newIssuer(g, cfg, provision.PathsUnder(hostRoot, cfg.App, cfg.Domains[0]))
-	return err
+	if cfg.ACME.CARoots != "" {
+		if _, err := readCARoots(cfg); err != nil {
+			return err
+		}
+	}
+	if _, missing := config.Expand(cfg.ACME.EABHMAC, g.Getenv); len(missing) > 0 && cfg.ACME.EABKid != "" {
+		return eabMissing(cfg, missing[0])
+	}
+	return nil
 }
 
 // localHost is this machine, made once per process.
@@ -362,7 +373,7 @@ func decideApp(ctx context.Context, g *Globals, opts *CertOptions, cache *statca
 		return appDecision{cfg: cfg, err: err}
 	}
 	if cache != nil {
-		stamps = append(stamps, statcache.Stamp(decisionFiles(cfg)...)...)
+		stamps = append(stamps, decisionStamps(cfg)...)
 	}
 	res, until, ok := notDue(ctx, cfg, opts, false, now)
 	if ok && !needsIssuerCheck(cfg) {

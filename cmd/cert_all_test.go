@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -565,23 +566,34 @@ func TestCertRenewAllRemembersNotDue(t *testing.T) {
 	}
 }
 
-// TestCertRenewNotDueChecksIssuer: a run with nothing due still sets up
-// the issuer, so that what would make the renewal fail (DNS credentials
-// missing, the CA roots file gone) is reported weeks before it is due; a
-// remembered answer does not hide it.
+// TestCertRenewNotDueChecksIssuer: a run with nothing due still checks
+// what the issuer will read from outside myapp.toml (an EAB secret's
+// variable, the CA roots file), so that it is reported weeks before
+// renewal; a remembered answer does not hide it. DNS credentials are not
+// checked then (setting up some providers calls their API).
 func TestCertRenewNotDueChecksIssuer(t *testing.T) {
 	unsetenv(t, "EXEC_PATH")
+	unsetenv(t, "EAB_SECRET_FOR_TEST")
 	h := newTestHost(t)
-	h.notDue("alpha")
-	p := h.root + "/etc/myapp/alpha/myapp.toml"
-	toml, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
+	appendACME := func(app, lines string) string {
+		p := h.root + "/etc/myapp/" + app + "/myapp.toml"
+		toml, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.write(p, append(toml, lines...), 0o644) // the last table is [acme]
+		return p
 	}
-	h.write(p, append(toml, "dns_provider = \"exec\"\n"...), 0o644) // the last table is [acme]
+	h.notDue("alpha")
+	p := appendACME("alpha", "eab_kid = \"kid1\"\neab_hmac = \"${EAB_SECRET_FOR_TEST}\"\n")
 	code, _, stderr := h.run("cert", "renew", "--config", p)
-	if code != 2 || !strings.Contains(stderr, "EXEC_PATH") || !strings.Contains(stderr, "alpha.test: failed") {
-		t.Errorf("single app, DNS credentials missing: exit %d, want 2 naming EXEC_PATH\n%s", code, stderr)
+	if code != 2 || !strings.Contains(stderr, "alpha.test: failed") || !strings.Contains(stderr, "${EAB_SECRET_FOR_TEST} is not set") {
+		t.Errorf("single app, EAB secret unset: exit %d, want 2 naming the variable\n%s", code, stderr)
+	}
+	h.notDue("gamma")
+	p = appendACME("gamma", "dns_provider = \"exec\"\n")
+	if code, _, stderr := h.run("cert", "renew", "--config", p); code != 0 || !strings.HasPrefix(stderr, "gamma.test: not due") {
+		t.Errorf("single app, DNS credentials missing, not due: exit %d, want 0 (not checked without an order)\n%s", code, stderr)
 	}
 
 	h.notDue("beta") // its issuer reads the fake CA's roots file (ca_roots)
@@ -592,15 +604,37 @@ func TestCertRenewNotDueChecksIssuer(t *testing.T) {
 			t.Fatalf("run %d: exit %d, want 3 with alpha failing and beta not due\n%s", run, code, stderr)
 		}
 	}
-	if !strings.Contains(stderr, "beta.test: config, certificate, key and renewal state unchanged") {
-		t.Fatalf("beta's answer was not remembered:\n%s", stderr)
+	for _, app := range []string{"beta", "gamma"} {
+		if !strings.Contains(stderr, app+".test: config, certificate, key and renewal state unchanged") {
+			t.Errorf("%s's answer was not remembered:\n%s", app, stderr)
+		}
+	}
+	if strings.Contains(stderr, "alpha.test: config, certificate") {
+		t.Errorf("alpha (EAB secret from the environment) was remembered:\n%s", stderr)
+	}
+	if err := os.WriteFile(h.caRoots, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = h.run("cert", "renew", "--all")
+	// Every app here reads the one roots file: all fail, config mistakes only.
+	if code != 2 || !strings.Contains(stderr, "beta.test: failed") || !strings.Contains(stderr, "holds no PEM certificate") {
+		t.Errorf("CA roots file emptied: exit %d, want 2 with beta failing on acme.ca_roots\n%s", code, stderr)
 	}
 	if err := os.Remove(h.caRoots); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr = h.run("cert", "renew", "--all")
-	if code != 2 || !strings.Contains(stderr, "beta.test: failed") || !strings.Contains(stderr, "acme.ca_roots") {
-		t.Errorf("CA roots file removed: exit %d, want 2 (config mistakes only) with beta failing on acme.ca_roots\n%s", code, stderr)
+	if err := syscall.Mkfifo(h.caRoots, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string, 1)
+	go func() { _, _, stderr := h.run("cert", "renew", "--all"); done <- stderr }()
+	select {
+	case stderr := <-done:
+		if !strings.Contains(stderr, "beta.test: failed") || !strings.Contains(stderr, "not a regular file") {
+			t.Errorf("CA roots file a FIFO: want beta failing, not a regular file\n%s", stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a FIFO as the CA roots file blocked the run")
 	}
 	if n := h.requests.Load(); n != 0 {
 		t.Errorf("the CA got %d requests, want 0", n)

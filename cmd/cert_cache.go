@@ -73,28 +73,28 @@ func rememberNotDue(c *statcache.Cache, a hostApp, r certResult, stamps statcach
 	c.Put(a.config, v, stamps, since, until)
 }
 
-// decisionFiles are the files an app's not-due answer depends on, besides
-// its config: the certificate, key and state, and the CA roots file the
-// issuer reads.
-func decisionFiles(cfg *config.Config) []string {
-	files := provision.PathsUnder(hostRoot, cfg.App, cfg.Domains[0]).DecisionFiles()
+// decisionStamps stamps what an app's not-due answer depends on besides
+// its config, before it is read: the certificate, key and state, the CA
+// roots file the issuer check reads, and the certs/<domain> link itself
+// (switched away and back while the files are read, it is a new link).
+func decisionStamps(cfg *config.Config) statcache.Stamps {
+	p := provision.PathsUnder(hostRoot, cfg.App, cfg.Domains[0])
+	files := p.DecisionFiles()
 	if cfg.ACME.CARoots != "" {
 		files = append(files, cfg.CARootsPath())
 	}
-	return files
+	return append(statcache.Stamp(files...), statcache.StampLinks(p.CertDir)...)
 }
 
-// needsIssuerCheck reports whether setting up cfg's issuer can fail for
-// reasons outside myapp.toml (DNS credentials missing, the CA roots file
-// gone, the EAB secret unset): a not-due run then sets it up too
-// (checkIssuer), so that the problem is reported before renewal is due.
+// needsIssuerCheck reports whether cfg's issuer reads something outside
+// myapp.toml that checkIssuer can check without the network.
 func needsIssuerCheck(cfg *config.Config) bool {
-	return cfg.ACME.DNSProvider != "" || cfg.ACME.CARoots != "" || cfg.ACME.EABKid != ""
+	return cfg.ACME.Directory != "local" && (cfg.ACME.CARoots != "" || cfg.ACME.EABKid != "")
 }
 
-// rememberable reports whether everything cfg's issuer check reads is in
-// files the answer is stamped with: not so for DNS credentials and an EAB
-// secret from the environment, which are checked on every run instead.
+// rememberable reports whether everything checkIssuer reads is in files
+// the answer is stamped with: not so for an EAB secret taken from the
+// environment, which is checked on every run instead.
 func rememberable(cfg *config.Config) bool {
-	return cfg.ACME.DNSProvider == "" && !strings.Contains(cfg.ACME.EABHMAC, "${")
+	return !strings.Contains(cfg.ACME.EABHMAC, "${")
 }

@@ -1,9 +1,7 @@
 package cmd
 
 import (
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 
@@ -66,12 +64,8 @@ func checkConfig(g *Globals, cfg *config.Config) error {
 		}
 	}
 	if cfg.ACME.CARoots != "" {
-		data, err := os.ReadFile(cfg.CARootsPath())
-		if err != nil {
-			return &config.Error{File: cfg.Path, Key: "acme.ca_roots", Msg: err.Error()}
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(data) {
-			return &config.Error{File: cfg.Path, Key: "acme.ca_roots", Msg: fmt.Sprintf("%s holds no PEM certificate", cfg.CARootsPath())}
+		if _, err := readCARoots(cfg); err != nil {
+			return err
 		}
 	}
 	return nil

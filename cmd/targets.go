@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/go-acme/lego/v4/challenge"
 	"github.com/myapp/myapp/config"
 	"github.com/myapp/myapp/envfile"
+	"github.com/myapp/myapp/internal/readfile"
 	"github.com/myapp/myapp/provision"
 	"github.com/myapp/myapp/provision/acme"
 	"github.com/myapp/myapp/provision/dnsproviders"
@@ -126,13 +128,13 @@ func newIssuer(g *Globals, cfg *config.Config, p provision.Paths) (*acme.Issuer,
 	var roots []byte
 	if cfg.ACME.CARoots != "" {
 		var err error
-		if roots, err = os.ReadFile(cfg.CARootsPath()); err != nil {
-			return nil, &config.Error{File: cfg.Path, Key: "acme.ca_roots", Msg: err.Error()}
+		if roots, err = readCARoots(cfg); err != nil {
+			return nil, err
 		}
 	}
 	hmac, missing := config.Expand(cfg.ACME.EABHMAC, g.Getenv)
 	if len(missing) > 0 && cfg.ACME.EABKid != "" {
-		return nil, &config.Error{File: cfg.Path, Key: "acme.eab_hmac", Msg: "${" + missing[0] + "} is not set in the environment"}
+		return nil, eabMissing(cfg, missing[0])
 	}
 	dns, err := newDNSProvider(cfg)
 	if err != nil {
@@ -217,6 +219,24 @@ func outcomeError(items string, errs []error) error {
 		return &exitError{code: code, err: fmt.Errorf("all %d %s failed; first: %w", failed, items, first)}
 	}
 	return &exitError{code: exitPartial, err: fmt.Errorf("%d of %d %s failed; first: %w", failed, len(errs), items, first)}
+}
+
+// readCARoots reads acme.ca_roots: a regular file (a FIFO there would
+// block the run) holding at least one PEM certificate.
+func readCARoots(cfg *config.Config) ([]byte, error) {
+	data, err := readfile.ReadRegular(cfg.CARootsPath(), 16<<20)
+	if err != nil {
+		return nil, &config.Error{File: cfg.Path, Key: "acme.ca_roots", Msg: err.Error()}
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(data) {
+		return nil, &config.Error{File: cfg.Path, Key: "acme.ca_roots", Msg: fmt.Sprintf("%s holds no PEM certificate", cfg.CARootsPath())}
+	}
+	return data, nil
+}
+
+// eabMissing is the error for an EAB secret whose variable is not set.
+func eabMissing(cfg *config.Config, name string) error {
+	return &config.Error{File: cfg.Path, Key: "acme.eab_hmac", Msg: "${" + name + "} is not set in the environment"}
 }
 
 // resolverAt resolves through the DNS server at addr (MYAPP_DNS_RESOLVER,

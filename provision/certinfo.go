@@ -38,8 +38,11 @@ func (c *certInfo) short() bool { return c.notAfter.Sub(c.notBefore) <= 10*24*ti
 // lifetime is left.
 func (c *certInfo) lifetimeRenewAt() time.Time {
 	life := c.notAfter.Sub(c.notBefore)
+	left := life / 3
 	if c.short() {
-		return c.notAfter.Add(-life / 2)
+		left = life / 2
 	}
-	return c.notAfter.Add(-life / 3)
+	// Whole seconds (a little earlier, never later), as certificates give
+	// their dates: JSON shows no fraction.
+	return c.notAfter.Add(-left).Truncate(time.Second)
 }

@@ -185,3 +185,17 @@ func TestUsableCert(t *testing.T) {
 	put(p.Privkey, key)
 	check("")
 }
+
+// TestLifetimeRenewAtWholeSeconds: a lifetime that a third does not
+// divide into whole seconds still gives a renewal time without a fraction
+// (JSON shows it), not later than the third.
+func TestLifetimeRenewAtWholeSeconds(t *testing.T) {
+	nb := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	na := nb.Add(90*24*time.Hour + time.Second)
+	leaf, _, _ := selfSigned(t, []string{"a.example.com"}, nb, na)
+	d := DecideLeaf(leaf, []string{"a.example.com"}, &CertState{ARIUnsupp: true, Serial: newCertInfo(leaf).serial, ARINextPoll: nb.Add(365 * 24 * time.Hour)}, nb)
+	third := na.Sub(nb) / 3
+	if d.RenewAt.Nanosecond() != 0 || d.RenewAt.After(na.Add(-third)) || d.RenewAt.Before(na.Add(-third-time.Second)) {
+		t.Errorf("renew at %s, want %s truncated to the second", d.RenewAt.Format(time.RFC3339Nano), na.Add(-third).Format(time.RFC3339Nano))
+	}
+}

@@ -62,6 +62,7 @@ type entry struct {
 
 type fileStamp struct {
 	path string
+	link bool // the path itself (lstat), not what it points to
 	id   stamp
 }
 
@@ -100,7 +101,7 @@ func (c *Cache) Get(key string, now time.Time) ([]string, bool) {
 		return nil, false
 	}
 	for _, f := range e.files {
-		id, err := stat(f.path)
+		id, err := statOf(f.path, f.link)
 		if err != nil || id != f.id {
 			return nil, false
 		}
@@ -112,14 +113,22 @@ func (c *Cache) Get(key string, now time.Time) ([]string, bool) {
 type Stamps []fileStamp
 
 // Stamp records the files' stat data; take it before reading them.
-func Stamp(files ...string) Stamps {
-	out := make(Stamps, len(files))
-	for i, p := range files {
-		id, err := stat(p)
+func Stamp(files ...string) Stamps { return stampAll(files, false) }
+
+// StampLinks records the stat data of symbolic links themselves (lstat):
+// a link switched to another target and back while the files behind it
+// were read (A, B, A) leaves those files as they were, but not the link,
+// which is a new one after each switch.
+func StampLinks(links ...string) Stamps { return stampAll(links, true) }
+
+func stampAll(paths []string, link bool) Stamps {
+	out := make(Stamps, len(paths))
+	for i, p := range paths {
+		id, err := statOf(p, link)
 		if err != nil {
 			id = stamp{ino: -1} // never stored: Put stats again and fails
 		}
-		out[i] = fileStamp{p, id}
+		out[i] = fileStamp{p, link, id}
 	}
 	return out
 }
@@ -156,7 +165,7 @@ func newEntry(key string, value []string, before Stamps, since, until time.Time)
 	}
 	e := &entry{since: since, until: until, value: value}
 	for _, b := range before {
-		id, err := stat(b.path)
+		id, err := statOf(b.path, b.link)
 		if err != nil || id != b.id || !storable(b.path) || id.ctime > since.Add(-Margin).UnixNano() {
 			return nil
 		}
@@ -217,10 +226,17 @@ func FileID(path string) (string, error) {
 	return fmt.Sprintf("%d:%d:%d:%d:%d", id.dev, id.ino, id.size, id.mtime, id.ctime), nil
 }
 
-func stat(path string) (stamp, error) {
+func stat(path string) (stamp, error) { return statOf(path, false) }
+
+func statOf(path string, link bool) (stamp, error) {
 	var st syscall.Stat_t
 	for {
-		err := syscall.Stat(path, &st)
+		var err error
+		if link {
+			err = syscall.Lstat(path, &st)
+		} else {
+			err = syscall.Stat(path, &st)
+		}
 		if err == syscall.EINTR {
 			continue
 		}
@@ -240,8 +256,9 @@ func storable(s string) bool { return !strings.ContainsAny(s, "\t\n\r") }
 //	myapp-statcache 1 <TAB> salt
 //	K <TAB> key <TAB> since <TAB> until <TAB> value...
 //	F <TAB> path <TAB> dev <TAB> ino <TAB> size <TAB> mtime <TAB> ctime
+//	L <TAB> (the same for a link itself)
 //
-// with times in RFC 3339 (FormatTime); F lines belong to the K line above. The
+// with times in RFC 3339 (FormatTime); F and L lines belong to the K line above. The
 // last line is the CRC-32 of all before it:
 //
 //	sum <TAB> crc
@@ -258,7 +275,11 @@ func (c *Cache) format() []byte {
 		}
 		b = append(b, '\n')
 		for _, f := range e.files {
-			b = append(b, "F\t"+f.path...)
+			kind := "F\t"
+			if f.link {
+				kind = "L\t"
+			}
+			b = append(b, kind+f.path...)
 			for _, n := range [...]int64{f.id.dev, f.id.ino, f.id.size, f.id.mtime, f.id.ctime} {
 				b = strconv.AppendInt(append(b, '\t'), n, 10)
 			}
@@ -303,7 +324,7 @@ func parse(data, salt string) (map[string]*entry, error) {
 			}
 			cur = &entry{since: since, until: until, value: f[4:]}
 			entries[f[1]] = cur
-		case f[0] == "F" && len(f) == 7 && cur != nil:
+		case (f[0] == "F" || f[0] == "L") && len(f) == 7 && cur != nil:
 			var n [5]int64
 			for i := range n {
 				v, err := strconv.ParseInt(f[2+i], 10, 64)
@@ -312,7 +333,7 @@ func parse(data, salt string) (map[string]*entry, error) {
 				}
 				n[i] = v
 			}
-			cur.files = append(cur.files, fileStamp{f[1], stamp{n[0], n[1], n[2], n[3], n[4]}})
+			cur.files = append(cur.files, fileStamp{f[1], f[0] == "L", stamp{n[0], n[1], n[2], n[3], n[4]}})
 		default:
 			return nil, errFormat
 		}

@@ -357,3 +357,54 @@ func TestFIFOIsNoCache(t *testing.T) {
 		t.Fatal("Open blocked on a FIFO")
 	}
 }
+
+// TestLinkSwitchedAwayAndBack: a link switched to another target and back
+// while the files were read (A, B, A) leaves the files behind it as they
+// were stamped, but not the link itself: with the link stamped, nothing
+// is stored. Without it, the files alone would pass.
+func TestLinkSwitchedAwayAndBack(t *testing.T) {
+	f := newFixture(t)
+	for _, v := range []string{"v1", "v2"} {
+		if err := os.MkdirAll(filepath.Join(f.dir, v), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f.write(filepath.Join(f.dir, v, "chain"), v)
+	}
+	live := filepath.Join(f.dir, "live")
+	switchTo := func(v string) {
+		if err := os.Symlink(v, live+".new"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(live+".new", live); err != nil {
+			t.Fatal(err)
+		}
+	}
+	switchTo("v1")
+	f.since = time.Now().Add(2 * Margin)
+	chain := filepath.Join(live, "chain")
+
+	filesOnly := Stamp(chain)
+	withLink := append(Stamp(chain), StampLinks(live)...)
+	switchTo("v2") // ... the files are read here, from v2 ...
+	switchTo("v1")
+
+	c := Open(f.cache, "salt")
+	c.Put("files", []string{"from v2"}, filesOnly, f.since, f.until)
+	if _, ok := c.Get("files", f.now); !ok {
+		t.Fatal("the files alone were expected to pass (else this test proves nothing)")
+	}
+	c.Put("k", []string{"from v2"}, withLink, f.since, f.until)
+	f.miss(c, "link switched away and back while read")
+
+	// A stored link stamp is checked by Get too, and survives Save.
+	withLink = append(Stamp(chain), StampLinks(live)...)
+	f.since, f.now = time.Now().Add(2*Margin), time.Now().Add(2*Margin+time.Minute)
+	c.Put("k", []string{"v1"}, withLink, f.since, f.until)
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c = Open(f.cache, "salt")
+	f.hit(c, "v1")
+	switchTo("v1") // same target, new link
+	f.miss(c, "link replaced")
+}
