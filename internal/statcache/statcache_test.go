@@ -38,6 +38,33 @@ func (f *fixture) write(p, s string) {
 	}
 }
 
+// versions lays out what the certificate layout has: directories v1 and
+// v2, each with a file "chain" (contents from chains), and the link "live"
+// pointing at v1. It returns live; switch moves it.
+func (f *fixture) versions(chains ...string) string {
+	f.t.Helper()
+	for i, v := range []string{"v1", "v2"} {
+		if err := os.MkdirAll(filepath.Join(f.dir, v), 0o755); err != nil {
+			f.t.Fatal(err)
+		}
+		f.write(filepath.Join(f.dir, v, "chain"), chains[i])
+	}
+	live := filepath.Join(f.dir, "live")
+	f.switchTo(live, "v1")
+	return live
+}
+
+// switchTo points link at target in one rename, as installing does.
+func (f *fixture) switchTo(link, target string) {
+	f.t.Helper()
+	if err := os.Symlink(target, link+".new"); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.Rename(link+".new", link); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 // stored puts value for key "k" from files a and b, saves, and reopens.
 func (f *fixture) stored(value ...string) *Cache {
 	f.t.Helper()
@@ -119,25 +146,12 @@ func TestAnyChangeIsAMiss(t *testing.T) {
 // the link points at another version, even with identical contents.
 func TestSymlinkSwitchIsAMiss(t *testing.T) {
 	f := newFixture(t)
-	for _, v := range []string{"v1", "v2"} {
-		if err := os.MkdirAll(filepath.Join(f.dir, v), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		f.write(filepath.Join(f.dir, v, "chain"), "same")
-	}
-	if err := os.Symlink("v1", filepath.Join(f.dir, "live")); err != nil {
-		t.Fatal(err)
-	}
-	f.a = filepath.Join(f.dir, "live", "chain")
+	live := f.versions("same", "same")
+	f.a = filepath.Join(live, "chain")
 	f.since = time.Now().Add(2 * Margin)
 	c := f.stored("v")
 	f.hit(c, "v")
-	if err := os.Symlink("v2", filepath.Join(f.dir, "live.new")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(filepath.Join(f.dir, "live.new"), filepath.Join(f.dir, "live")); err != nil {
-		t.Fatal(err)
-	}
+	f.switchTo(live, "v2")
 	f.miss(c, "link switched")
 }
 
@@ -293,25 +307,10 @@ func TestConcurrentUse(t *testing.T) {
 // read) gives no stored value, even when the new file is old.
 func TestChangedWhileReadIsNotStored(t *testing.T) {
 	f := newFixture(t)
-	for _, v := range []string{"v1", "v2"} {
-		if err := os.MkdirAll(filepath.Join(f.dir, v), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		f.write(filepath.Join(f.dir, v, "chain"), v)
-	}
-	live := filepath.Join(f.dir, "live")
-	if err := os.Symlink("v1", live); err != nil {
-		t.Fatal(err)
-	}
+	live := f.versions("v1", "v2")
 	f.since = time.Now().Add(2 * Margin)
 	stamps := Stamp(filepath.Join(live, "chain"))
-	// ... the files are read here; meanwhile the link moves.
-	if err := os.Symlink("v2", live+".new"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(live+".new", live); err != nil {
-		t.Fatal(err)
-	}
+	f.switchTo(live, "v2") // ... while the files are read
 	c := Open(f.cache, "salt")
 	c.Put("k", []string{"from v1"}, stamps, f.since, f.until)
 	f.miss(c, "stored from files that changed while they were read")
@@ -364,22 +363,8 @@ func TestFIFOIsNoCache(t *testing.T) {
 // is stored. Without it, the files alone would pass.
 func TestLinkSwitchedAwayAndBack(t *testing.T) {
 	f := newFixture(t)
-	for _, v := range []string{"v1", "v2"} {
-		if err := os.MkdirAll(filepath.Join(f.dir, v), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		f.write(filepath.Join(f.dir, v, "chain"), v)
-	}
-	live := filepath.Join(f.dir, "live")
-	switchTo := func(v string) {
-		if err := os.Symlink(v, live+".new"); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(live+".new", live); err != nil {
-			t.Fatal(err)
-		}
-	}
-	switchTo("v1")
+	live := f.versions("v1", "v2")
+	switchTo := func(v string) { f.switchTo(live, v) }
 	f.since = time.Now().Add(2 * Margin)
 	chain := filepath.Join(live, "chain")
 
