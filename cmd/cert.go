@@ -175,15 +175,8 @@ func checkIssuer(g *Globals, cfg *config.Config) error {
 	if cfg.ACME.Directory == "local" {
 		return nil
 	}
-	if cfg.ACME.CARoots != "" {
-		if _, err := readCARoots(cfg); err != nil {
-			return err
-		}
-	}
-	if _, missing := config.Expand(cfg.ACME.EABHMAC, g.Getenv); len(missing) > 0 && cfg.ACME.EABKid != "" {
-		return eabMissing(cfg, missing[0])
-	}
-	return nil
+	_, _, err := issuerInputs(g, cfg)
+	return err
 }
 
 // localHost is this machine, made once per process.
@@ -310,18 +303,20 @@ func runCertRenewAll(ctx context.Context, g *Globals, opts *CertOptions) error {
 		if d.remembered && g.Verbose {
 			g.logf("%s: config, certificate, key and renewal state unchanged since an earlier run: its answer stands", res.Name)
 		}
-		if err == nil && !d.remembered && (!d.notDue || needsIssuerCheck(d.cfg)) {
+		switch {
+		case err != nil || d.remembered:
+		case d.notDue:
+			if needsIssuerCheck(d.cfg) {
+				if err = checkIssuer(g, d.cfg); err == nil && rememberable(d.cfg) {
+					rememberNotDue(cache, a, res, d.stamps, d.since, d.until)
+				}
+			}
+		default:
 			// Each app's DNS provider variables come from its own .env
 			// (dnsProviderEnv sets them in this process): the next app
 			// must neither see nor use them.
 			restore := snapshotEnv()
-			if d.notDue {
-				if err = checkIssuer(g, d.cfg); err == nil && rememberable(d.cfg) {
-					rememberNotDue(cache, a, res, d.stamps, d.since, d.until)
-				}
-			} else {
-				res, err = renewApp(ctx, g, d.cfg, opts, false)
-			}
+			res, err = renewApp(ctx, g, d.cfg, opts, false)
 			restore()
 		}
 		if err != nil {

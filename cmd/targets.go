@@ -125,16 +125,9 @@ func newTarget(g *Globals, cfg *config.Config, h host.Host, dryRun bool) (*provi
 }
 
 func newIssuer(g *Globals, cfg *config.Config, p provision.Paths) (*acme.Issuer, error) {
-	var roots []byte
-	if cfg.ACME.CARoots != "" {
-		var err error
-		if roots, err = readCARoots(cfg); err != nil {
-			return nil, err
-		}
-	}
-	hmac, missing := config.Expand(cfg.ACME.EABHMAC, g.Getenv)
-	if len(missing) > 0 && cfg.ACME.EABKid != "" {
-		return nil, eabMissing(cfg, missing[0])
+	roots, hmac, err := issuerInputs(g, cfg)
+	if err != nil {
+		return nil, err
 	}
 	dns, err := newDNSProvider(cfg)
 	if err != nil {
@@ -221,6 +214,22 @@ func outcomeError(items string, errs []error) error {
 	return &exitError{code: exitPartial, err: fmt.Errorf("%d of %d %s failed; first: %w", failed, len(errs), items, first)}
 }
 
+// issuerInputs reads what the issuer takes from outside myapp.toml, short
+// of the DNS provider: the CA roots (acme.ca_roots) and the EAB secret
+// (acme.eab_hmac, ${VAR} expanded). Nothing here uses the network.
+func issuerInputs(g *Globals, cfg *config.Config) (roots []byte, hmac string, err error) {
+	if cfg.ACME.CARoots != "" {
+		if roots, err = readCARoots(cfg); err != nil {
+			return nil, "", err
+		}
+	}
+	hmac, missing := config.Expand(cfg.ACME.EABHMAC, g.Getenv)
+	if len(missing) > 0 && cfg.ACME.EABKid != "" {
+		return nil, "", &config.Error{File: cfg.Path, Key: "acme.eab_hmac", Msg: "${" + missing[0] + "} is not set in the environment"}
+	}
+	return roots, hmac, nil
+}
+
 // readCARoots reads acme.ca_roots: a regular file (a FIFO there would
 // block the run) holding at least one PEM certificate.
 func readCARoots(cfg *config.Config) ([]byte, error) {
@@ -232,11 +241,6 @@ func readCARoots(cfg *config.Config) ([]byte, error) {
 		return nil, &config.Error{File: cfg.Path, Key: "acme.ca_roots", Msg: fmt.Sprintf("%s holds no PEM certificate", cfg.CARootsPath())}
 	}
 	return data, nil
-}
-
-// eabMissing is the error for an EAB secret whose variable is not set.
-func eabMissing(cfg *config.Config, name string) error {
-	return &config.Error{File: cfg.Path, Key: "acme.eab_hmac", Msg: "${" + name + "} is not set in the environment"}
 }
 
 // resolverAt resolves through the DNS server at addr (MYAPP_DNS_RESOLVER,

@@ -219,14 +219,13 @@ func replace(path string, data []byte) error {
 // FileID is stat's identity of a file, for a salt: it changes whenever the
 // file is replaced or written.
 func FileID(path string) (string, error) {
-	id, err := stat(path)
+	id, err := statOf(path, false)
 	if err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%d:%d:%d:%d:%d", id.dev, id.ino, id.size, id.mtime, id.ctime), nil
 }
 
-func stat(path string) (stamp, error) { return statOf(path, false) }
 
 func statOf(path string, link bool) (stamp, error) {
 	var st syscall.Stat_t
