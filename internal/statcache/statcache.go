@@ -226,7 +226,6 @@ func FileID(path string) (string, error) {
 	return fmt.Sprintf("%d:%d:%d:%d:%d", id.dev, id.ino, id.size, id.mtime, id.ctime), nil
 }
 
-
 func statOf(path string, link bool) (stamp, error) {
 	var st syscall.Stat_t
 	for {
